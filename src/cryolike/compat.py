@@ -1,0 +1,130 @@
+"""CryoLike-named entry points, each mapping the reference's arguments onto ``pipeline.run``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from .cryosparc import read_cryosparc_metadata
+from .image_descriptor import ImageDescriptor
+from .manifest import describe_input_file
+from .options import ConversionOptions, OnProblem
+from .paths import resolve_stack_paths
+from .pipeline import ConversionReport, ProgressCallback, run
+
+PathLike = str | os.PathLike[str]
+
+
+def _descriptor(params_input: PathLike | ImageDescriptor) -> tuple[ImageDescriptor, dict[str, object]]:
+    if isinstance(params_input, ImageDescriptor):
+        return params_input, {"in_memory": True, "grid": params_input.describe()}
+    path = Path(params_input).expanduser()
+    return ImageDescriptor.load(path), describe_input_file(path)
+
+
+def convert_particle_stacks_from_indexed_cryosparc_file(
+    params_input: PathLike | ImageDescriptor,
+    file_cs: PathLike,
+    folder_cryosparc: PathLike = "",
+    folder_output: PathLike = "",
+    batch_size: int = 1024,
+    n_stacks_max: int = -1,
+    pixel_size: float | None = None,
+    downsample_factor: int = 1,
+    downsample_type: Literal["mean", "max"] = "mean",
+    skip_exist: bool = False,
+    flag_plots: bool = True,
+    *,
+    overwrite: bool = False,
+    project_dir: PathLike | None = None,
+    on_missing: OnProblem = "error",
+    on_invalid: OnProblem = "error",
+    workers: int = 1,
+    progress: ProgressCallback | None = None,
+) -> ConversionReport:
+    """Convert the particles listed in a CryoSPARC ``.cs`` file.
+
+    Images are written in ``.cs`` row order. ``blob/path`` is looked up by basename
+    in ``folder_cryosparc`` when given; otherwise as an absolute path, or relative to
+    the current folder, the CryoSPARC project folder (``project_dir``, or inferred as
+    the parent of the ``J<n>`` folder holding ``file_cs``) and ``file_cs``'s folder.
+
+    Parameters
+    ----------
+    params_input
+        The params file (or an :class:`ImageDescriptor`); the output grid.
+    file_cs
+        The ``.cs`` file with ``ctf/*`` and ``blob/path``/``blob/idx``.
+    folder_cryosparc
+        Folder holding the MRC stacks ('' = use the stored paths).
+    folder_output
+        Output folder ('' = current folder).
+    batch_size, n_stacks_max
+        Images per stack; stop after that many stacks (-1: all).
+    pixel_size
+        Å per pixel of the stored images; by default from ``blob/psize_A`` or
+        the MRC header. Must agree with ``blob/psize_A`` when both are given.
+    downsample_factor, downsample_type
+        Integer pooling factor and ``'mean'``/``'max'``.
+    skip_exist
+        Resume a previous run in ``folder_output`` (finished stacks are kept).
+    flag_plots
+        Write PNG plots of every stack.
+    overwrite
+        Replace a previous run in ``folder_output``.
+    project_dir
+        CryoSPARC project folder for relative ``blob/path`` values.
+    on_missing, on_invalid
+        ``'skip'`` converts the rest and reports missing stacks or bad images.
+    workers
+        Worker processes.
+    progress
+        Called after every stack with ``(record, images_done, images_total)``.
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    ConversionError
+        With the file, row and field for any problem, before anything is written.
+    """
+    descriptor, params_record = _descriptor(params_input)
+    options = ConversionOptions(
+        batch_size=batch_size,
+        n_stacks_max=n_stacks_max,
+        pixel_size_angstrom=pixel_size,
+        downsample_factor=downsample_factor,
+        downsample_type=downsample_type,
+        make_plots=flag_plots,
+        on_missing=on_missing,
+        on_invalid=on_invalid,
+        overwrite=overwrite,
+        resume=skip_exist,
+        workers=workers,
+    )
+    cs_path = Path(file_cs).expanduser()
+    metadata = read_cryosparc_metadata(cs_path)
+    metadata, resolution = resolve_stack_paths(metadata, folder_cryosparc or None, project_dir)
+    inputs = {
+        "mode": "cryosparc_indexed",
+        "metadata": [describe_input_file(cs_path)],
+        "params": params_record,
+        "folder": str(Path(folder_cryosparc).expanduser().resolve()) if folder_cryosparc else None,
+        "project_dir": str(project_dir) if project_dir else None,
+    }
+    return run(
+        metadata, descriptor, folder_output or ".", options,
+        inputs=inputs, resolution=resolution, progress=progress,
+    )
+
+
+#: The name used in CryoLike's tutorial (``read_cryosparc_file.rst``).
+convert_particle_stacks_from_indexed_cryosparc = convert_particle_stacks_from_indexed_cryosparc_file
+
+__all__ = [
+    "convert_particle_stacks_from_indexed_cryosparc",
+    "convert_particle_stacks_from_indexed_cryosparc_file",
+]

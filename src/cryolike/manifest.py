@@ -1,0 +1,162 @@
+"""The run manifest (``OUT/manifest.json``) and the policy for re-used output folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OutputError, OutputExistsError
+from .output import OutputLayout, sha256_file, write_atomic
+
+MANIFEST_FORMAT = "cryolike-manifest/1"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of cryolike and the libraries that shape its numbers."""
+    versions = {}
+    for name in ("cryolike", "numpy", "torch", "finufft", "mrcfile", "scipy"):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def describe_input_file(path: Path) -> dict[str, object]:
+    """Path, size and sha256 of a metadata or params file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def row_ranges(rows: np.ndarray) -> list[list[int]]:
+    """Compress sorted row numbers into ``[start, stop)`` ranges."""
+    values = np.asarray(rows, dtype=np.int64)
+    if values.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    starts = np.concatenate(([0], breaks))
+    stops = np.concatenate((breaks, [values.size]))
+    return [[int(values[a]), int(values[b - 1]) + 1] for a, b in zip(starts, stops)]
+
+
+@dataclass
+class Manifest:
+    """The manifest being built during a run; written after every stack."""
+
+    layout: OutputLayout
+    header: dict[str, Any]
+    stacks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    unconverted: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        converted = sum(int(entry["n_images"]) for entry in self.stacks.values())
+        skipped_during = sum(len(entry.get("skipped", [])) for entry in self.stacks.values())
+        return {
+            **self.header,
+            "status": self.status,
+            "stacks": [self.stacks[key] for key in sorted(self.stacks)],
+            "totals": {
+                "n_rows": self.header.get("n_rows"),
+                "n_converted": converted,
+                "n_stacks": len(self.stacks),
+                "n_skipped": len(self.skipped) + skipped_during,
+                "n_unconverted": int(self.unconverted.get("n_rows", 0)),
+            },
+            "skipped": self.skipped,
+            "unconverted": self.unconverted,
+        }
+
+    def write(self) -> None:
+        """Write atomically."""
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=False).encode()
+        write_atomic(self.layout.manifest, lambda handle: handle.write(text))
+
+
+def read_manifest(layout: OutputLayout) -> dict[str, Any] | None:
+    """The manifest of a previous run, or ``None`` when there is none.
+
+    Raises
+    ------
+    OutputError
+        If the manifest exists but is not readable JSON.
+    """
+    if not layout.manifest.is_file():
+        return None
+    try:
+        document: dict[str, Any] = json.loads(layout.manifest.read_text())
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{layout.manifest}: cannot be read ({err})") from err
+    if document.get("format") != MANIFEST_FORMAT:
+        raise OutputError(f"{layout.manifest}: not a cryolike manifest")
+    return document
+
+
+def prepare_output(layout: OutputLayout, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+    """Make the output folders and apply the re-run policy.
+
+    Returns the previous manifest when resuming. With ``overwrite`` every file of
+    the previous run is removed first.
+
+    Raises
+    ------
+    OutputExistsError
+        If the folder holds stacks and neither ``overwrite`` nor ``resume`` is set.
+    OutputError
+        If the folder cannot be created or written.
+    """
+    if layout.root.exists() and not layout.root.is_dir():
+        raise OutputError(f"{layout.root}: exists and is not a folder; choose another output")
+    previous = read_manifest(layout) if layout.root.is_dir() else None
+    existing = layout.existing_stack_files() if layout.root.is_dir() else []
+    if (existing or previous) and not (overwrite or resume):
+        raise OutputExistsError(
+            f"{layout.root}: already holds {len(existing)} stack file(s) of a previous run; "
+            "pass overwrite=True (CLI --overwrite) to replace them or skip_exist=True "
+            "(CLI --resume) to continue that run"
+        )
+    if overwrite:
+        remove_previous_run(layout, previous, existing)
+        previous = None
+    try:
+        for folder in (layout.root, layout.fft_dir, layout.phys_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = layout.root / ".cryolike-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"{layout.root}: cannot be written ({err.strerror or err})") from err
+    return previous if resume else None
+
+
+def remove_previous_run(
+    layout: OutputLayout, previous: dict[str, Any] | None, existing: list[Path]
+) -> None:
+    """Remove the files a previous run wrote (per its manifest) and stray stacks."""
+    doomed = set(existing)
+    for entry in (previous or {}).get("stacks", []):
+        for relative in list(entry.get("files", {}).values()) + list(entry.get("plots", {}).values()):
+            doomed.add(layout.root / relative)
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    layout.manifest.unlink(missing_ok=True)
+
+
+def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
+    """Whether a stack of a previous run is complete and unchanged on disk."""
+    for kind, relative in entry.get("files", {}).items():
+        path = layout.root / relative
+        if not path.is_file() or sha256_file(path) != entry.get("sha256", {}).get(kind):
+            return False
+    return bool(entry.get("files"))

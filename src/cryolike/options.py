@@ -1,0 +1,97 @@
+"""Frozen, validated parameter objects for the user's choices."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import ConversionError
+
+
+class OptionError(ConversionError, ValueError):
+    """An option value is out of range."""
+
+
+OnProblem = Literal["error", "skip"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversionOptions:
+    """How one conversion runs.
+
+    Attributes
+    ----------
+    batch_size
+        Images per output stack.
+    n_stacks_max
+        Stop after this many stacks (``<= 0``: no limit); the rest is reported.
+    pixel_size_angstrom
+        Manual source pixel size (before downsampling), Å.
+    downsample_factor, downsample_type
+        Integer pooling factor ≥ 1 and ``'mean'``/``'max'``.
+    make_plots
+        Write PNG plots per stack.
+    on_missing
+        ``'error'``: a missing/unreadable stack or an out-of-range index stops the
+        run before anything is written; ``'skip'``: those rows are reported.
+    on_invalid
+        The same for flat or non-finite images.
+    overwrite, resume
+        What to do with an output folder that holds a previous run.
+    workers
+        Processes converting stacks in parallel.
+    flush_per_group
+        Never mix input groups (paired STAR files) in one stack.
+    """
+
+    batch_size: int = 1024
+    n_stacks_max: int = -1
+    pixel_size_angstrom: float | None = None
+    downsample_factor: int = 1
+    downsample_type: Literal["mean", "max"] = "mean"
+    make_plots: bool = True
+    on_missing: OnProblem = "error"
+    on_invalid: OnProblem = "error"
+    overwrite: bool = False
+    resume: bool = False
+    workers: int = 1
+    flush_per_group: bool = False
+
+    def __post_init__(self) -> None:
+        _check_int("batch_size", self.batch_size, minimum=1)
+        _check_int("n_stacks_max", self.n_stacks_max, minimum=None)
+        _check_int("downsample_factor", self.downsample_factor, minimum=1)
+        _check_int("workers", self.workers, minimum=1)
+        if self.downsample_type not in ("mean", "max"):
+            raise OptionError(
+                f"downsample_type must be 'mean' or 'max'; got {self.downsample_type!r}"
+            )
+        for name in ("on_missing", "on_invalid"):
+            if getattr(self, name) not in ("error", "skip"):
+                raise OptionError(f"{name} must be 'error' or 'skip'; got {getattr(self, name)!r}")
+        if self.pixel_size_angstrom is not None and not self.pixel_size_angstrom > 0:
+            raise OptionError(f"pixel_size must be > 0 Å; got {self.pixel_size_angstrom}")
+        if self.overwrite and self.resume:
+            raise OptionError("overwrite and resume (skip_exist) exclude each other")
+
+    def describe(self) -> dict[str, object]:
+        """The options that shape the output, for the manifest."""
+        return {
+            "batch_size": self.batch_size,
+            "n_stacks_max": self.n_stacks_max,
+            "pixel_size_angstrom": self.pixel_size_angstrom,
+            "downsample_factor": self.downsample_factor,
+            "downsample_type": self.downsample_type,
+            "make_plots": self.make_plots,
+            "on_missing": self.on_missing,
+            "on_invalid": self.on_invalid,
+            "flush_per_group": self.flush_per_group,
+        }
+
+
+def _check_int(name: str, value: object, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise OptionError(f"{name} must be an integer; got {value!r}")
+    if minimum is not None and value < minimum:
+        raise OptionError(f"{name} must be ≥ {minimum}; got {value}")

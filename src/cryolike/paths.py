@@ -1,0 +1,89 @@
+"""Resolving the image-stack paths written in metadata to files on disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .metadata import ParticleMetadata, decode_text
+
+_JOB_DIR = re.compile(r"^J\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStack:
+    """Where one stored path was found, and by which rule."""
+
+    stored: str
+    path: Path | None
+    rule: str
+    tried: tuple[Path, ...]
+
+
+def clean_stored_path(value: object) -> str:
+    """Decode bytes as UTF-8 and strip one leading ``>`` (CryoSPARC's export marker)."""
+    text = decode_text(value).strip()
+    return text[1:] if text.startswith(">") else text
+
+
+def infer_project_dir(metadata_path: Path) -> Path | None:
+    """The CryoSPARC project folder: the parent of the ``J<n>`` folder holding the file."""
+    for parent in metadata_path.resolve().parents:
+        if _JOB_DIR.match(parent.name):
+            return parent.parent
+    return None
+
+
+def candidate_paths(
+    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+) -> list[tuple[str, Path]]:
+    """The ``(rule, path)`` candidates for a stored path, in the order they are tried."""
+    if folder is not None:
+        return [("folder", folder / Path(stored).name)]
+    path = Path(stored).expanduser()
+    if path.is_absolute():
+        return [("absolute", path)]
+    candidates = [("cwd", Path.cwd() / path)]
+    project = project_dir or infer_project_dir(metadata_path)
+    if project is not None:
+        candidates.append(("project_dir", project / path))
+    candidates.append(("metadata_dir", metadata_path.resolve().parent / path))
+    return candidates
+
+
+def resolve_stored_path(
+    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+) -> ResolvedStack:
+    """Find the file for one stored path (see :func:`candidate_paths`)."""
+    candidates = candidate_paths(stored, folder, project_dir, metadata_path)
+    for rule, path in candidates:
+        if path.is_file():
+            return ResolvedStack(stored, Path(os.path.abspath(path)), rule, ())
+    return ResolvedStack(stored, None, "missing", tuple(path for _, path in candidates))
+
+
+def resolve_stack_paths(
+    metadata: ParticleMetadata,
+    folder: str | Path | None = None,
+    project_dir: str | Path | None = None,
+) -> tuple[ParticleMetadata, list[ResolvedStack]]:
+    """Fill ``stack_path`` for every row.
+
+    Rows whose file is not found get an empty ``stack_path``; the returned list
+    says, per distinct stored path, where it was found or what was tried.
+    """
+    folder_path = Path(folder).expanduser() if folder not in (None, "") else None
+    project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
+    cleaned = np.array([clean_stored_path(value) for value in metadata.stored_path], dtype=str)
+    unique, inverse = np.unique(cleaned, return_inverse=True)
+    resolved = [
+        resolve_stored_path(str(stored), folder_path, project, metadata.source_path)
+        for stored in unique
+    ]
+    paths = np.array([str(item.path) if item.path else "" for item in resolved], dtype=str)
+    return dataclasses.replace(metadata, stack_path=paths[inverse]), resolved

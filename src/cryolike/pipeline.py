@@ -1,0 +1,386 @@
+"""plan_batches → convert_batch → run: the one place where reading, maths and writing meet."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checks import (
+    PixelSize,
+    SkippedRow,
+    check_grid,
+    check_image_shape,
+    check_lens_scalars,
+    check_stacks,
+    determine_pixel_size,
+)
+from .errors import ImageStackError, OutputError
+from .image_descriptor import ImageDescriptor
+from .manifest import (
+    MANIFEST_FORMAT,
+    Manifest,
+    finished_stack,
+    package_versions,
+    prepare_output,
+    remove_previous_run,
+    row_ranges,
+)
+from .metadata import ParticleMetadata
+from .mrc import read_images
+from .nufft import images_to_fourier_polar
+from .options import ConversionOptions
+from .output import OutputLayout, save_npz, save_tensor, stack_npz_arrays
+from .parallel import map_in_order
+from .paths import ResolvedStack
+from .preprocess import center_images, downsample_images, find_invalid_images, normalize_fourier
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """One output stack: its number and the metadata positions it holds, in order."""
+
+    number: int
+    positions: np.ndarray
+    stack_range: tuple[int, int] | None = None
+
+
+def plan_batches(
+    positions: np.ndarray,
+    batch_size: int,
+    n_stacks_max: int = -1,
+    groups: np.ndarray | None = None,
+) -> tuple[list[BatchPlan], np.ndarray]:
+    """Split positions (in output order) into stacks of ``batch_size``.
+
+    With ``groups`` every group (input file) is flushed into its own stacks and each
+    stack records its ``[start, end)`` range within the group. ``n_stacks_max > 0``
+    stops after that many stacks; the positions left out are returned.
+    """
+    if groups is None:
+        chunks = [(positions[i : i + batch_size], None) for i in range(0, len(positions), batch_size)]
+    else:
+        chunks = []
+        keys = groups[positions]
+        boundaries = np.flatnonzero(np.diff(keys) != 0) + 1
+        for part in np.split(positions, boundaries):
+            for start in range(0, len(part), batch_size):
+                piece = part[start : start + batch_size]
+                chunks.append((piece, (start, start + len(piece))))
+    if n_stacks_max > 0:
+        left_out = [piece for piece, _ in chunks[n_stacks_max:]]
+        chunks = chunks[:n_stacks_max]
+    else:
+        left_out = []
+    plans = [BatchPlan(number, piece, span) for number, (piece, span) in enumerate(chunks)]
+    rest = np.concatenate(left_out) if left_out else np.empty(0, dtype=np.int64)
+    return plans, rest
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTask:
+    """Everything one worker needs to write one stack (picklable, self-contained)."""
+
+    plan: BatchPlan
+    rows: ParticleMetadata
+    descriptor: ImageDescriptor
+    root: Path
+    options: ConversionOptions
+    reference_pixel_size: float | None
+    permissive: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class StackRecord:
+    """What one written stack holds; becomes its manifest entry."""
+
+    number: int
+    n_images: int
+    files: dict[str, str]
+    sha256: dict[str, str]
+    plots: dict[str, str]
+    source_rows: list[list[int]]
+    skipped: list[dict[str, Any]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_entry(self) -> dict[str, Any]:
+        """The manifest entry."""
+        return {
+            "number": self.number,
+            "n_images": self.n_images,
+            "files": self.files,
+            "sha256": self.sha256,
+            "plots": self.plots,
+            "source_rows": self.source_rows,
+            "skipped": self.skipped,
+        }
+
+
+def _read_batch(task: BatchTask) -> np.ndarray:
+    rows = task.rows
+    assert rows.stack_path is not None  # noqa: S101 - checked before planning
+    n_x, n_y = 0, 0
+    blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for path in dict.fromkeys(rows.stack_path.tolist()):
+        where = np.flatnonzero(rows.stack_path == path)
+        images = read_images(path, rows.stack_index[where], permissive=path in task.permissive)
+        blocks[path] = (where, images)
+        n_x, n_y = images.shape[1:]
+    out = np.empty((len(rows), n_x, n_y), dtype=np.float32)
+    for where, images in blocks.values():
+        out[where] = images
+    return out
+
+
+def convert_batch(task: BatchTask) -> StackRecord:
+    """Read, transform and write one stack; return its record.
+
+    Raises
+    ------
+    ImageStackError
+        For a flat or non-finite image when ``on_invalid='error'``.
+    """
+    clock = time.perf_counter
+    started = clock()
+    images = _read_batch(task)
+    read_done = clock()
+    images = downsample_images(images, task.options.downsample_factor, task.options.downsample_type)
+    images = center_images(np.ascontiguousarray(images))
+    rows = task.rows
+    invalid = find_invalid_images(images)
+    if invalid and task.options.on_invalid == "error":
+        position, reason = next(iter(invalid.items()))
+        raise ImageStackError(
+            f"{rows.source_path}: {rows.row_label(position)} — {reason}; pass "
+            "on_invalid='skip' to leave such images out (they are reported)"
+        )
+    skipped = [
+        {"row": int(rows.source_row[pos]), "reason": reason} for pos, reason in invalid.items()
+    ]
+    if invalid:
+        keep = np.setdiff1d(np.arange(len(rows)), list(invalid))
+        rows, images = rows.take(keep), images[keep]
+    prep_done = clock()
+    grid = task.descriptor.polar_grid
+    precision = task.descriptor.precision
+    source = images.astype(np.float64) if precision == "double" else images
+    fourier = normalize_fourier(
+        images_to_fourier_polar(source, grid, precision), grid.integration_weights()
+    )
+    transform_done = clock()
+    layout = OutputLayout(task.root)
+    paths = layout.stack_files(task.plan.number)
+    arrays = stack_npz_arrays(task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range)
+    digests = {
+        "phys": save_tensor(paths["phys"], images),
+        "fourier": save_tensor(paths["fourier"], fourier),
+        "npz": save_npz(paths["npz"], arrays),
+    }
+    plots: dict[str, str] = {}
+    if task.options.make_plots:
+        from .plots import save_stack_plots
+
+        plot_paths = layout.plot_files(task.plan.number)
+        save_stack_plots(images, fourier, task.descriptor, plot_paths)
+        plots = {kind: layout.relative(path) for kind, path in plot_paths.items()}
+    finished = clock()
+    return StackRecord(
+        number=task.plan.number,
+        n_images=len(rows),
+        files={kind: layout.relative(path) for kind, path in paths.items()},
+        sha256=digests,
+        plots=plots,
+        source_rows=row_ranges(rows.source_row),
+        skipped=skipped,
+        timings={
+            "read": read_done - started,
+            "preprocess": prep_done - read_done,
+            "transform": transform_done - prep_done,
+            "write": finished - transform_done,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionReport:
+    """The outcome of a run."""
+
+    output_dir: Path
+    manifest_path: Path
+    n_rows: int
+    n_converted: int
+    n_stacks: int
+    skipped: list[dict[str, Any]]
+    n_unconverted: int
+    pixel_size: PixelSize
+    elapsed_seconds: float
+    timings: dict[str, float]
+    stacks: list[dict[str, Any]]
+
+
+ProgressCallback = Callable[[StackRecord, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    kept: np.ndarray
+    skipped: list[SkippedRow]
+    pixel_size: PixelSize
+    permissive: frozenset[str]
+
+
+def _check_inputs(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    options: ConversionOptions,
+    resolution: list[ResolvedStack] | None,
+) -> _Prepared:
+    infos, skipped = check_stacks(metadata, resolution, skip=options.on_missing == "skip")
+    kept = np.setdiff1d(np.arange(len(metadata)), [item.position for item in skipped])
+    if kept.size == 0:
+        raise ImageStackError(f"{metadata.source_path}: no row can be converted")
+    kept_rows = metadata.take(kept)
+    used = {str(p): infos[str(p)] for p in np.unique(kept_rows.stack_path)}  # type: ignore[arg-type]
+    shape = check_image_shape(used)
+    pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
+    check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
+    check_lens_scalars(kept_rows)
+    permissive = frozenset(path for path, info in used.items() if info.permissive)
+    return _Prepared(kept, skipped, pixel_size, permissive)
+
+
+def run(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    output_dir: str | Path,
+    options: ConversionOptions,
+    *,
+    inputs: dict[str, Any],
+    resolution: list[ResolvedStack] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ConversionReport:
+    """Check everything, then convert ``metadata`` into stacks under ``output_dir``.
+
+    Every problem with the inputs is found before the first file is written. A run
+    that fails part-way removes the files it wrote (a resumed run keeps the stacks
+    that were already finished).
+
+    Raises
+    ------
+    ConversionError
+        Any problem with the inputs, the options or the output folder.
+    """
+    started = time.perf_counter()
+    prepared = _check_inputs(metadata, descriptor, options, resolution)
+    groups = metadata.group if options.flush_per_group else None
+    plans, left_out = plan_batches(prepared.kept, options.batch_size, options.n_stacks_max, groups)
+    layout = OutputLayout(Path(output_dir).expanduser().resolve())
+    previous = prepare_output(layout, options.overwrite, options.resume)
+    header = _manifest_header(metadata, descriptor, options, inputs, prepared, resolution)
+    if previous is not None:
+        _check_resumable(layout, previous, header)
+    manifest = Manifest(layout, header)
+    manifest.skipped = [
+        {"row": int(metadata.source_row[s.position]), "reason": s.reason} for s in prepared.skipped
+    ]
+    manifest.unconverted = {
+        "reason": f"n_stacks_max={options.n_stacks_max} reached" if left_out.size else None,
+        "n_rows": int(left_out.size),
+        "rows": row_ranges(np.sort(metadata.source_row[left_out])),
+    }
+    done = {e["number"]: e for e in (previous or {}).get("stacks", []) if finished_stack(layout, e)}
+    manifest.stacks.update(done)
+    manifest.write()
+    totals = {"read": 0.0, "preprocess": 0.0, "transform": 0.0, "write": 0.0}
+    tasks = _tasks(plans, done, metadata, descriptor, layout, options, prepared)
+    total_images = int(sum(len(plan.positions) for plan in plans))
+    converted = int(sum(entry["n_images"] for entry in done.values()))
+    try:
+        for record in map_in_order(convert_batch, tasks, options.workers):
+            manifest.stacks[record.number] = record.to_entry()
+            manifest.write()
+            converted += record.n_images
+            for stage, seconds in record.timings.items():
+                totals[stage] += seconds
+            if progress is not None:
+                progress(record, converted, total_images)
+    except BaseException:
+        if previous is None:
+            remove_previous_run(layout, manifest.to_dict(), [])
+        raise
+    manifest.status = "complete"
+    manifest.write()
+    document = manifest.to_dict()
+    return ConversionReport(
+        output_dir=layout.root,
+        manifest_path=layout.manifest,
+        n_rows=len(metadata),
+        n_converted=document["totals"]["n_converted"],
+        n_stacks=len(manifest.stacks),
+        skipped=manifest.skipped + [s for e in document["stacks"] for s in e["skipped"]],
+        n_unconverted=int(left_out.size),
+        pixel_size=prepared.pixel_size,
+        elapsed_seconds=time.perf_counter() - started,
+        timings=totals,
+        stacks=document["stacks"],
+    )
+
+
+def _tasks(
+    plans: list[BatchPlan],
+    done: dict[int, Any],
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    layout: OutputLayout,
+    options: ConversionOptions,
+    prepared: _Prepared,
+) -> Iterator[BatchTask]:
+    reference = prepared.pixel_size.from_metadata
+    for plan in plans:
+        if plan.number in done:
+            continue
+        yield BatchTask(
+            plan, metadata.take(plan.positions), descriptor, layout.root, options,
+            reference, prepared.permissive,
+        )
+
+
+def _manifest_header(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    options: ConversionOptions,
+    inputs: dict[str, Any],
+    prepared: _Prepared,
+    resolution: list[ResolvedStack] | None,
+) -> dict[str, Any]:
+    stacks = [
+        {"stored": item.stored, "path": str(item.path) if item.path else None, "rule": item.rule}
+        for item in resolution or []
+    ]
+    return {
+        "format": MANIFEST_FORMAT,
+        "packages": package_versions(),
+        "inputs": inputs,
+        "options": options.describe(),
+        "grid": descriptor.describe(),
+        "pixel_size": {
+            "source_angstrom": prepared.pixel_size.angstrom,
+            "source": prepared.pixel_size.source,
+            "output_angstrom": prepared.pixel_size.angstrom * options.downsample_factor,
+        },
+        "n_rows": len(metadata),
+        "stack_files": stacks,
+    }
+
+
+def _check_resumable(layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]) -> None:
+    for key in ("inputs", "options", "grid"):
+        if previous.get(key) != header[key]:
+            raise OutputError(
+                f"{layout.manifest}: the previous run used different {key}; resume only "
+                "with the same inputs and options, or pass overwrite=True"
+            )

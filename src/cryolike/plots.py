@@ -1,0 +1,111 @@
+"""Figures of converted stacks: image montages and the power spectrum (never shown)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MissingDependencyError
+from .image_descriptor import ImageDescriptor
+
+MAX_IMAGES = 16
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - matplotlib is a core dependency
+        raise MissingDependencyError(
+            "plots need matplotlib: pip install 'cryolike[plot]'"
+        ) from err
+    return plt
+
+
+def _grid_shape(n_images: int) -> tuple[int, int]:
+    rows = max(1, math.ceil(math.sqrt(n_images)))
+    return rows, max(1, math.ceil(n_images / rows))
+
+
+def plot_physical_montage(images: np.ndarray, path: Path, title: str) -> None:
+    """Up to 16 centred physical images, rows down, grey scale."""
+    plt = _pyplot()
+    shown = images[:MAX_IMAGES]
+    rows, cols = _grid_shape(len(shown))
+    figure, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, image in zip(axes.flat, shown):
+        axis.imshow(image, cmap="gray", origin="lower")
+    figure.suptitle(title)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_fourier_montage(
+    fourier: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
+) -> None:
+    """Up to 16 polar Fourier images: log10 |F| against angle and shell radius."""
+    plt = _pyplot()
+    grid = descriptor.polar_grid
+    shown = fourier[:MAX_IMAGES]
+    rows, cols = _grid_shape(len(shown))
+    figure, axes = plt.subplots(
+        rows, cols, figsize=(2 * cols, 2 * rows), squeeze=False,
+        subplot_kw={"projection": "polar"},
+    )
+    theta = np.append(grid.theta_shell, 2 * np.pi)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, image in zip(axes.flat, shown):
+        magnitude = np.log10(np.abs(np.concatenate([image, image[:, :1]], axis=1)) + 1e-12)
+        axis.pcolormesh(theta, grid.radius_shells, magnitude, shading="auto", cmap="viridis")
+    figure.suptitle(title + " (log10 |F|)")
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def power_spectrum(fourier: np.ndarray) -> np.ndarray:
+    """Mean over images and angles of ``|F|^2`` per shell, shape ``(n_shells,)``."""
+    return np.mean(np.abs(fourier) ** 2, axis=(0, 2))
+
+
+def plot_power_spectrum(
+    fourier: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
+) -> None:
+    """Radially averaged power against resolution (Å) of the actual output grid."""
+    plt = _pyplot()
+    grid = descriptor.polar_grid
+    resolution = grid.resolution_angstrom(descriptor.box_size_angstrom())
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    axis.loglog(resolution, power_spectrum(fourier), marker=".", linewidth=1)
+    axis.invert_xaxis()
+    axis.set_xlabel("resolution (Å)")
+    axis.set_ylabel("mean |F|² (normalised)")
+    axis.set_title(title)
+    axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def save_stack_plots(
+    images: np.ndarray,
+    fourier: np.ndarray,
+    descriptor: ImageDescriptor,
+    paths: dict[str, Path],
+) -> None:
+    """Write the three plots of one stack to ``paths`` (``phys``, ``fourier``,
+    ``power_spectrum``)."""
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    stem = paths["phys"].stem.replace("particles_phys_", "")
+    if len(images) == 0:
+        return
+    plot_physical_montage(images, paths["phys"], f"{stem}: physical images")
+    plot_fourier_montage(fourier, descriptor, paths["fourier"], f"{stem}: polar Fourier")
+    plot_power_spectrum(fourier, descriptor, paths["power_spectrum"], f"{stem}: power spectrum")
