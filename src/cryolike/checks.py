@@ -64,7 +64,9 @@ def check_stacks(
         If stacks are missing, unreadable or too short, and ``skip`` is false.
     """
     if metadata.stack_path is None:
-        raise ConversionError(f"{metadata.source_path}: stack paths were never resolved")
+        raise ConversionError(
+            f"{metadata.source_path}: stack paths were never resolved"
+        )
     tried = {str(item.stored): item.tried for item in resolution or []}
     infos: dict[str, StackInfo] = {}
     failures: dict[str, str] = {}
@@ -79,11 +81,15 @@ def check_stacks(
     problems: list[str] = []
     skipped: list[SkippedRow] = []
     order = np.argsort(inverse, kind="stable")
-    groups = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(unique)))[:-1])
+    groups = np.split(
+        order, np.cumsum(np.bincount(inverse, minlength=len(unique)))[:-1]
+    )
     for path, rows in zip(unique, groups):
         reason = _stack_problem(str(path), metadata, rows, tried, failures)
         if reason is not None:
-            problems.append(f"{metadata.row_label(int(rows[0]))}: {reason} ({len(rows)} row(s))")
+            problems.append(
+                f"{metadata.row_label(int(rows[0]))}: {reason} ({len(rows)} row(s))"
+            )
             skipped += [SkippedRow(int(row), reason) for row in rows]
             continue
         n_images = infos[str(path)].n_images
@@ -113,7 +119,11 @@ def _stack_problem(
         stored = metadata.stored_path[rows[0]]
         looked = tried.get(clean_stored_path(stored), ())
         where = ", ".join(str(p) for p in looked)
-        return f"stack file not found (looked for: {where})" if where else "stack file not found"
+        return (
+            f"stack file not found (looked for: {where})"
+            if where
+            else "stack file not found"
+        )
     return failures.get(path)
 
 
@@ -129,7 +139,9 @@ def check_image_shape(infos: dict[str, StackInfo]) -> tuple[int, int]:
     for path, info in infos.items():
         shapes.setdefault(info.shape, []).append(path)
     if len(shapes) > 1:
-        listed = "; ".join(f"{s[0]}×{s[1]} in {files[0]}" for s, files in shapes.items())
+        listed = "; ".join(
+            f"{s[0]}×{s[1]} in {files[0]}" for s, files in shapes.items()
+        )
         raise ImageStackError(
             f"stacks hold images of different sizes ({listed}); convert each box size "
             "separately with its own params file"
@@ -145,7 +157,9 @@ def check_image_shape(infos: dict[str, StackInfo]) -> tuple[int, int]:
 
 def _unique_value(values: np.ndarray, rtol: float) -> float | None:
     distinct = np.unique(values.astype(np.float64))
-    if distinct.size and np.all(np.abs(distinct - distinct[0]) <= rtol * abs(distinct[0])):
+    if distinct.size and np.all(
+        np.abs(distinct - distinct[0]) <= rtol * abs(distinct[0])
+    ):
         return float(values[0])
     return None
 
@@ -172,7 +186,10 @@ def determine_pixel_size(
                 "size separately"
             )
     if manual is not None:
-        if from_metadata is not None and abs(manual - from_metadata) > PIXEL_SIZE_RTOL * from_metadata:
+        if (
+            from_metadata is not None
+            and abs(manual - from_metadata) > PIXEL_SIZE_RTOL * from_metadata
+        ):
             raise PixelSizeError(
                 f"{metadata.source_path}: pixel_size={manual:g} Å was given but the metadata "
                 f"says {from_metadata:g} Å; drop the pixel_size argument or fix the metadata"
@@ -211,7 +228,11 @@ def check_grid(
     if not (box_ok and size_ok):
         raise GridMismatchError(
             f"the images are {shape[0]} px at {pixel_size:g} Å"
-            + (f", downsampled ×{factor} to {n_out} px at {size_out:g} Å" if factor > 1 else "")
+            + (
+                f", downsampled ×{factor} to {n_out} px at {size_out:g} Å"
+                if factor > 1
+                else ""
+            )
             + f", but the params file describes {n_params[0]} px at {size_params[0]:g} Å. "
             f"A params file that fits: ImageDescriptor.from_individual_values("
             f"n_pixels={n_out}, pixel_size={size_out:g}) (CLI: cryolike params "
@@ -240,5 +261,7 @@ def check_lens_scalars(metadata: ParticleMetadata) -> None:
                 f"{metadata.source_path}: {label} differs between rows "
                 f"({', '.join(f'{v:g}' for v in distinct[:10])}); first change at "
                 f"{metadata.row_label(first_other)}. Convert each group separately.",
-                path=metadata.source_path, row=first_other, field=name,
+                path=metadata.source_path,
+                row=first_other,
+                field=name,
             )

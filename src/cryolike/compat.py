@@ -16,7 +16,9 @@ from .pipeline import ConversionReport, ProgressCallback, run
 PathLike = str | os.PathLike[str]
 
 
-def _descriptor(params_input: PathLike | ImageDescriptor) -> tuple[ImageDescriptor, dict[str, object]]:
+def _descriptor(
+    params_input: PathLike | ImageDescriptor,
+) -> tuple[ImageDescriptor, dict[str, object]]:
     if isinstance(params_input, ImageDescriptor):
         return params_input, {"in_memory": True, "grid": params_input.describe()}
     path = Path(params_input).expanduser()
@@ -107,22 +109,33 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     )
     cs_path = Path(file_cs).expanduser()
     metadata = read_cryosparc_metadata(cs_path)
-    metadata, resolution = resolve_stack_paths(metadata, folder_cryosparc or None, project_dir)
+    metadata, resolution = resolve_stack_paths(
+        metadata, folder_cryosparc or None, project_dir
+    )
     inputs = {
         "mode": "cryosparc_indexed",
         "metadata": [describe_input_file(cs_path)],
         "params": params_record,
-        "folder": str(Path(folder_cryosparc).expanduser().resolve()) if folder_cryosparc else None,
+        "folder": str(Path(folder_cryosparc).expanduser().resolve())
+        if folder_cryosparc
+        else None,
         "project_dir": str(project_dir) if project_dir else None,
     }
     return run(
-        metadata, descriptor, folder_output or ".", options,
-        inputs=inputs, resolution=resolution, progress=progress,
+        metadata,
+        descriptor,
+        folder_output or ".",
+        options,
+        inputs=inputs,
+        resolution=resolution,
+        progress=progress,
     )
 
 
 #: The name used in CryoLike's tutorial (``read_cryosparc_file.rst``).
-convert_particle_stacks_from_indexed_cryosparc = convert_particle_stacks_from_indexed_cryosparc_file
+convert_particle_stacks_from_indexed_cryosparc = (
+    convert_particle_stacks_from_indexed_cryosparc_file
+)
 
 __all__ = [
     "convert_particle_stacks_from_indexed_cryosparc",

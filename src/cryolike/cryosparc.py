@@ -71,14 +71,18 @@ def load_cs_table(path: Path) -> np.ndarray:
             "Git-LFS pointer, an HTML page or a text export."
         )
     try:
-        table = np.load(path, mmap_mode="r", allow_pickle=False, max_header_size=_MAX_HEADER_BYTES)
+        table = np.load(
+            path, mmap_mode="r", allow_pickle=False, max_header_size=_MAX_HEADER_BYTES
+        )
     except ValueError as err:
         raise InputFileError(
             f"{path}: cannot be read as a .cs table ({err}); cryolike never unpickles "
             "input, so columns of Python objects are refused."
         ) from err
     except OSError as err:
-        raise InputFileError(f"{path}: truncated or unreadable .npy data ({err})") from err
+        raise InputFileError(
+            f"{path}: truncated or unreadable .npy data ({err})"
+        ) from err
     if table.dtype.names is None or table.ndim != 1:
         raise InputFileError(
             f"{path}: holds a {table.dtype} array of shape {table.shape}; expected a 1-D "
@@ -98,11 +102,15 @@ def _load_csdat(path: Path) -> np.ndarray:
     try:
         records: np.ndarray = Dataset.load(str(path)).to_records(fixed=True)
     except Exception as err:
-        raise InputFileError(f"{path}: cannot be read as a CSDAT dataset ({err})") from err
+        raise InputFileError(
+            f"{path}: cannot be read as a CSDAT dataset ({err})"
+        ) from err
     return records
 
 
-def read_cryosparc_metadata(path: str | Path, *, need_blob: bool = True) -> ParticleMetadata:
+def read_cryosparc_metadata(
+    path: str | Path, *, need_blob: bool = True
+) -> ParticleMetadata:
     """Read a CryoSPARC ``.cs`` file into :class:`ParticleMetadata`.
 
     Missing ``ctf/*`` or ``blob/*`` fields are taken from a sibling
@@ -152,7 +160,8 @@ def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMeta
         if stored_index.dtype.kind not in "iu":
             raise InvalidFieldError(
                 f"{file}: blob/idx is {stored_index.dtype}; expected integers",
-                path=file, field="blob/idx",
+                path=file,
+                field="blob/idx",
             )
         negative = np.flatnonzero(stored_index < 0)
         if negative.size:
@@ -160,7 +169,10 @@ def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMeta
             raise InvalidFieldError(
                 f"{file}: row {row}{_uid_text(table, row)} — blob/idx is {stored_index[row]}; "
                 f"expected a 0-based image index ≥ 0 ({negative.size} row(s) affected)",
-                path=file, row=row, field="blob/idx", value=int(stored_index[row]),
+                path=file,
+                row=row,
+                field="blob/idx",
+                value=int(stored_index[row]),
             )
     else:
         stored_path = np.full(n_rows, "", dtype="<U1")
@@ -181,14 +193,19 @@ def _uid_text(table: np.ndarray, row: int) -> str:
     return ""
 
 
-def _check_finite(file: Path, table: np.ndarray, field: str, values: np.ndarray) -> None:
+def _check_finite(
+    file: Path, table: np.ndarray, field: str, values: np.ndarray
+) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         row = int(bad[0])
         raise InvalidFieldError(
             f"{file}: row {row}{_uid_text(table, row)} — {field} is {values[row]}; expected "
             f"a finite number ({bad.size} row(s) affected). Fix or remove these rows.",
-            path=file, row=row, field=field, value=float(values[row]),
+            path=file,
+            row=row,
+            field=field,
+            value=float(values[row]),
         )
 
 
@@ -209,11 +226,15 @@ def _join_sibling(file: Path, table: np.ndarray, missing: list[str]) -> np.ndarr
         names = partner.dtype.names or ()
         if all(name in names for name in missing):
             return join_on_uid(file, table, sibling, partner, missing)
-    looked = ", ".join(str(p) for p in _sibling_candidates(file)) or "none (name has no J<n>_)"
+    looked = (
+        ", ".join(str(p) for p in _sibling_candidates(file))
+        or "none (name has no J<n>_)"
+    )
     raise MissingFieldError(
         f"{file}: missing field(s) {', '.join(missing)}; no sibling file provides them "
         f"(looked for: {looked}). Use the job's particles file that has ctf/* and blob/*.",
-        path=file, field=missing[0],
+        path=file,
+        field=missing[0],
     )
 
 
@@ -235,7 +256,8 @@ def join_on_uid(
         if "uid" not in (source.dtype.names or ()):
             raise MissingFieldError(
                 f"{name}: has no uid field, so it cannot be joined with its sibling file",
-                path=name, field="uid",
+                path=name,
+                field="uid",
             )
     partner_uid = np.asarray(partner["uid"])
     order = np.argsort(partner_uid, kind="stable")
@@ -245,18 +267,25 @@ def join_on_uid(
         raise MetadataError(
             f"{sibling}: uid {int(duplicates[0])} appears more than once "
             f"({duplicates.size} duplicate(s)); cannot join with {file.name} on uid",
-            path=sibling, field="uid", value=int(duplicates[0]),
+            path=sibling,
+            field="uid",
+            value=int(duplicates[0]),
         )
     uid = np.asarray(table["uid"])
     found = np.searchsorted(sorted_uid, uid).clip(0, max(len(sorted_uid) - 1, 0))
-    matched = (sorted_uid[found] == uid) if len(sorted_uid) else np.zeros(len(uid), bool)
+    matched = (
+        (sorted_uid[found] == uid) if len(sorted_uid) else np.zeros(len(uid), bool)
+    )
     if not matched.all():
         row = int(np.flatnonzero(~matched)[0])
         raise MetadataError(
             f"{file}: row {row} (uid {int(uid[row])}) has no partner in {sibling.name} "
             f"({int((~matched).sum())} unmatched row(s)); both files must list the same "
             "particles",
-            path=file, row=row, field="uid", value=int(uid[row]),
+            path=file,
+            row=row,
+            field="uid",
+            value=int(uid[row]),
         )
     partner_rows = order[found]
     descr = [(name, table.dtype.fields[name][0]) for name in table.dtype.names or ()]  # type: ignore[index]

@@ -77,14 +77,20 @@ class ImageDescriptor:
             If a value is out of range.
         """
         if int(n_pixels) != n_pixels or n_pixels <= 0:
-            raise ParamsFileError(f"n_pixels must be a positive integer; got {n_pixels}")
+            raise ParamsFileError(
+                f"n_pixels must be a positive integer; got {n_pixels}"
+            )
         sizes = np.broadcast_to(np.asarray(pixel_size, dtype=np.float64), (2,)).copy()
         if not np.all(sizes > 0):
             raise ParamsFileError(f"pixel_size must be positive; got {pixel_size}")
         if precision not in ("single", "double"):
-            raise ParamsFileError(f"precision must be 'single' or 'double'; got {precision!r}")
+            raise ParamsFileError(
+                f"precision must be 'single' or 'double'; got {precision!r}"
+            )
         if resolution_factor <= 0:
-            raise ParamsFileError(f"resolution_factor must be > 0; got {resolution_factor}")
+            raise ParamsFileError(
+                f"resolution_factor must be > 0; got {resolution_factor}"
+            )
         inplanes = 2 * int(n_pixels) if n_inplanes is None else int(n_inplanes)
         if inplanes <= 0:
             raise ParamsFileError(f"n_inplanes must be positive; got {n_inplanes}")
@@ -93,7 +99,9 @@ class ImageDescriptor:
         arrays = {
             "n_pixels": np.array([int(n_pixels)] * 2, dtype=np.int64),
             "pixel_size": sizes,
-            "radius_max": np.array(resolution_factor * n_pixels * 0.25, dtype=np.float64),
+            "radius_max": np.array(
+                resolution_factor * n_pixels * 0.25, dtype=np.float64
+            ),
             "dist_radii": np.array((np.pi / 2.0) / (2.0 * np.pi), dtype=np.float64),
             "n_inplanes": np.array(inplanes, dtype=np.int64),
             "precision": np.array(precision),
@@ -149,20 +157,52 @@ class ImageDescriptor:
     def _validate(self, file: Path) -> None:
         checks: list[tuple[str, str, bool]] = []
         arr = self.arrays
-        checks.append(("n_pixels", "2 positive integers",
-                       arr["n_pixels"].dtype.kind in "iu" and arr["n_pixels"].shape in ((2,), ())
-                       and bool(np.all(arr["n_pixels"] > 0))))
-        checks.append(("pixel_size", "2 positive numbers",
-                       arr["pixel_size"].dtype.kind == "f" and arr["pixel_size"].shape in ((2,), ())
-                       and bool(np.all(arr["pixel_size"] > 0))))
+        checks.append(
+            (
+                "n_pixels",
+                "2 positive integers",
+                arr["n_pixels"].dtype.kind in "iu"
+                and arr["n_pixels"].shape in ((2,), ())
+                and bool(np.all(arr["n_pixels"] > 0)),
+            )
+        )
+        checks.append(
+            (
+                "pixel_size",
+                "2 positive numbers",
+                arr["pixel_size"].dtype.kind == "f"
+                and arr["pixel_size"].shape in ((2,), ())
+                and bool(np.all(arr["pixel_size"] > 0)),
+            )
+        )
         for key in ("radius_max", "dist_radii"):
-            checks.append((key, "a positive number", arr[key].dtype.kind in "fiu"
-                           and arr[key].size == 1 and float(arr[key].reshape(())) > 0))
-        checks.append(("n_inplanes", "a positive integer", arr["n_inplanes"].dtype.kind in "iu"
-                       and arr["n_inplanes"].size == 1 and int(arr["n_inplanes"].reshape(())) > 0))
-        checks.append(("precision", "'single', 'double' or 'default'",
-                       arr["precision"].dtype.kind == "U"
-                       and str(arr["precision"].reshape(())) in ("single", "double", "default")))
+            checks.append(
+                (
+                    key,
+                    "a positive number",
+                    arr[key].dtype.kind in "fiu"
+                    and arr[key].size == 1
+                    and float(arr[key].reshape(())) > 0,
+                )
+            )
+        checks.append(
+            (
+                "n_inplanes",
+                "a positive integer",
+                arr["n_inplanes"].dtype.kind in "iu"
+                and arr["n_inplanes"].size == 1
+                and int(arr["n_inplanes"].reshape(())) > 0,
+            )
+        )
+        checks.append(
+            (
+                "precision",
+                "'single', 'double' or 'default'",
+                arr["precision"].dtype.kind == "U"
+                and str(arr["precision"].reshape(()))
+                in ("single", "double", "default"),
+            )
+        )
         for key, expected, ok in checks:
             if not ok:
                 raise ParamsFileError(
@@ -246,5 +286,9 @@ def finest_resolution_angstrom(descriptor: ImageDescriptor) -> float:
     return descriptor.box_size_angstrom() / (2 * float(grid.radius_shells[-1]))
 
 
-__all__ = ["DESCRIPTOR_KEYS", "GRID_KEYS", "ImageDescriptor", "finest_resolution_angstrom"]
-
+__all__ = [
+    "DESCRIPTOR_KEYS",
+    "GRID_KEYS",
+    "ImageDescriptor",
+    "finest_resolution_angstrom",
+]

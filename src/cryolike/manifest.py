@@ -34,7 +34,11 @@ def describe_input_file(path: Path) -> dict[str, object]:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {
+        "path": str(path.resolve()),
+        "size": path.stat().st_size,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def row_ranges(rows: np.ndarray) -> list[list[int]]:
@@ -62,7 +66,9 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
         converted = sum(int(entry["n_images"]) for entry in self.stacks.values())
-        skipped_during = sum(len(entry.get("skipped", [])) for entry in self.stacks.values())
+        skipped_during = sum(
+            len(entry.get("skipped", [])) for entry in self.stacks.values()
+        )
         return {
             **self.header,
             "status": self.status,
@@ -103,7 +109,9 @@ def read_manifest(layout: OutputLayout) -> dict[str, Any] | None:
     return document
 
 
-def prepare_output(layout: OutputLayout, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+def prepare_output(
+    layout: OutputLayout, overwrite: bool, resume: bool
+) -> dict[str, Any] | None:
     """Make the output folders and apply the re-run policy.
 
     Returns the previous manifest when resuming. With ``overwrite`` every file of
@@ -117,7 +125,9 @@ def prepare_output(layout: OutputLayout, overwrite: bool, resume: bool) -> dict[
         If the folder cannot be created or written.
     """
     if layout.root.exists() and not layout.root.is_dir():
-        raise OutputError(f"{layout.root}: exists and is not a folder; choose another output")
+        raise OutputError(
+            f"{layout.root}: exists and is not a folder; choose another output"
+        )
     previous = read_manifest(layout) if layout.root.is_dir() else None
     existing = layout.existing_stack_files() if layout.root.is_dir() else []
     if (existing or previous) and not (overwrite or resume):
@@ -136,7 +146,9 @@ def prepare_output(layout: OutputLayout, overwrite: bool, resume: bool) -> dict[
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise OutputError(f"{layout.root}: cannot be written ({err.strerror or err})") from err
+        raise OutputError(
+            f"{layout.root}: cannot be written ({err.strerror or err})"
+        ) from err
     return previous if resume else None
 
 
@@ -146,7 +158,9 @@ def remove_previous_run(
     """Remove the files a previous run wrote (per its manifest) and stray stacks."""
     doomed = set(existing)
     for entry in (previous or {}).get("stacks", []):
-        for relative in list(entry.get("files", {}).values()) + list(entry.get("plots", {}).values()):
+        for relative in list(entry.get("files", {}).values()) + list(
+            entry.get("plots", {}).values()
+        ):
             doomed.add(layout.root / relative)
     for path in doomed:
         path.unlink(missing_ok=True)

@@ -109,7 +109,9 @@ class ParticleMetadata:
         parts = [f"row {int(self.source_row[position])}"]
         if self.uid is not None:
             parts.append(f"uid {int(self.uid[position])}")
-        parts.append(f"{decode_text(self.stored_path[position])}@{int(self.stack_index[position])}")
+        parts.append(
+            f"{decode_text(self.stored_path[position])}@{int(self.stack_index[position])}"
+        )
         return ", ".join(parts)
 
 
@@ -133,4 +135,9 @@ def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
     return dataclasses.replace(first, **changes)
 
 
-__all__ = ["OPTIONAL_COLUMNS", "ParticleMetadata", "concatenate_metadata", "decode_text"]
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "ParticleMetadata",
+    "concatenate_metadata",
+    "decode_text",
+]

@@ -74,7 +74,9 @@ def inspect_stack(path: str | Path) -> StackInfo:
             try:
                 mrc = _open(file, permissive=True, header_only=True)
             except (ValueError, OSError) as err:
-                raise InputFileError(f"{file}: not a readable MRC file ({err})") from err
+                raise InputFileError(
+                    f"{file}: not a readable MRC file ({err})"
+                ) from err
         caught = [str(item.message) for item in recorded]
     with mrc:
         header = mrc.header
@@ -93,7 +95,9 @@ def inspect_stack(path: str | Path) -> StackInfo:
             "type cryolike reads; expected modes 0, 1, 2, 6 or 12"
         )
     if nx <= 0 or ny <= 0 or nz <= 0:
-        raise ImageStackError(f"{file}: header says {nx}×{ny}×{nz} pixels; expected > 0")
+        raise ImageStackError(
+            f"{file}: header says {nx}×{ny}×{nz} pixels; expected > 0"
+        )
     expected = data_offset + nx * ny * nz * dtype.itemsize
     actual = os.path.getsize(file)
     if actual < expected:
@@ -104,7 +108,9 @@ def inspect_stack(path: str | Path) -> StackInfo:
     return StackInfo(file, nz, (ny, nx), voxel, permissive, tuple(caught))
 
 
-def read_images(path: str | Path, indices: np.ndarray, permissive: bool = False) -> np.ndarray:
+def read_images(
+    path: str | Path, indices: np.ndarray, permissive: bool = False
+) -> np.ndarray:
     """Read images by 0-based index as float32, shape ``(len(indices), ny, nx)``.
 
     The indices are read in ascending order from a memory map (only the pages of

@@ -65,7 +65,9 @@ def _read_member(path: Path, key: str, member: IO[bytes]) -> object:
         else:
             _, _, dtype = np.lib.format.read_array_header_2_0(member)
     except ValueError as err:
-        raise InputFileError(f"{path}: member {key!r} is not a .npy array ({err})") from err
+        raise InputFileError(
+            f"{path}: member {key!r} is not a .npy array ({err})"
+        ) from err
     if dtype.hasobject:
         return OBJECT_MEMBER
     member.seek(0)

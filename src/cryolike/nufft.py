@@ -30,18 +30,26 @@ class _PlanKey:
 _PLANS: dict[_PlanKey, finufft.Plan] = {}
 
 
-def polar_frequencies(grid: PolarGrid, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def polar_frequencies(
+    grid: PolarGrid, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """finufft coordinates of the grid points for images of ``shape``, float64.
 
     ``k1 = x * 2 pi * 2 / n_x`` along array axis 1 (MRC rows) and ``k2`` likewise
     along axis 2 (MRC columns), CryoLike's mapping.
     """
     x_points, y_points = grid.points()
-    return ((x_points * 2 * np.pi) * 2) / shape[0], ((y_points * 2 * np.pi) * 2) / shape[1]
+    return ((x_points * 2 * np.pi) * 2) / shape[0], (
+        (y_points * 2 * np.pi) * 2
+    ) / shape[1]
 
 
-def _plan(grid: PolarGrid, shape: tuple[int, int], precision: str, n_trans: int) -> finufft.Plan:
-    key = _PlanKey(shape, grid.radius_max, grid.dist_radii, grid.n_inplanes, precision, n_trans)
+def _plan(
+    grid: PolarGrid, shape: tuple[int, int], precision: str, n_trans: int
+) -> finufft.Plan:
+    key = _PlanKey(
+        shape, grid.radius_max, grid.dist_radii, grid.n_inplanes, precision, n_trans
+    )
     plan = _PLANS.get(key)
     if plan is None:
         real = np.float32 if precision == "single" else np.float64
@@ -56,7 +64,9 @@ def _plan(grid: PolarGrid, shape: tuple[int, int], precision: str, n_trans: int)
             fftw=_FFTW_MEASURE if n_trans > 1 else _FFTW_ESTIMATE,
         )
         k1, k2 = polar_frequencies(grid, shape)
-        plan.setpts(np.ascontiguousarray(k1, dtype=real), np.ascontiguousarray(k2, dtype=real))
+        plan.setpts(
+            np.ascontiguousarray(k1, dtype=real), np.ascontiguousarray(k2, dtype=real)
+        )
         _PLANS[key] = plan
     return plan
 
@@ -115,9 +125,9 @@ def images_to_fourier_polar(
         result = plan.execute(buffer).reshape(chunk_pairs, n_shells, n_angles)[:n_pairs]
         if pack:
             mirrored = np.conj(np.roll(result, -(n_angles // 2), axis=-1))
-            out[start : start + len(block) : 2] = (result + mirrored)[: (len(block) + 1) // 2] * (
-                scale / 2
-            )
+            out[start : start + len(block) : 2] = (result + mirrored)[
+                : (len(block) + 1) // 2
+            ] * (scale / 2)
             odd = (result - mirrored)[: len(block) // 2] * (scale / 2)
             out[start + 1 : start + len(block) : 2] = odd * -1j
         else:

@@ -69,9 +69,13 @@ class ConversionOptions:
             )
         for name in ("on_missing", "on_invalid"):
             if getattr(self, name) not in ("error", "skip"):
-                raise OptionError(f"{name} must be 'error' or 'skip'; got {getattr(self, name)!r}")
+                raise OptionError(
+                    f"{name} must be 'error' or 'skip'; got {getattr(self, name)!r}"
+                )
         if self.pixel_size_angstrom is not None and not self.pixel_size_angstrom > 0:
-            raise OptionError(f"pixel_size must be > 0 Å; got {self.pixel_size_angstrom}")
+            raise OptionError(
+                f"pixel_size must be > 0 Å; got {self.pixel_size_angstrom}"
+            )
         if self.overwrite and self.resume:
             raise OptionError("overwrite and resume (skip_exist) exclude each other")
 

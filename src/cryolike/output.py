@@ -69,7 +69,9 @@ class OutputLayout:
         found: list[Path] = []
         for folder in (self.fft_dir, self.phys_dir):
             if folder.is_dir():
-                found += sorted(p for p in folder.iterdir() if _STACK_FILE.match(p.name))
+                found += sorted(
+                    p for p in folder.iterdir() if _STACK_FILE.match(p.name)
+                )
         return found
 
     def relative(self, path: Path) -> str:
@@ -149,7 +151,9 @@ def stack_npz_arrays(
     Grid keys are copied bit for bit from the params file; per-image lens arrays
     hold exactly this stack's images, in their source dtype.
     """
-    arrays: dict[str, np.ndarray] = {key: descriptor.arrays[key] for key in DESCRIPTOR_KEYS}
+    arrays: dict[str, np.ndarray] = {
+        key: descriptor.arrays[key] for key in DESCRIPTOR_KEYS
+    }
     arrays["defocusU"] = rows.defocus_u_angstrom
     arrays["defocusV"] = rows.defocus_v_angstrom
     arrays["defocusAngle"] = rows.defocus_angle_rad

@@ -32,7 +32,9 @@ def map_in_order(
             yield function(task)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker
+    ) as pool:
         pending: deque[Future[Result]] = deque()
         try:
             for task in tasks:

@@ -79,11 +79,15 @@ def resolve_stack_paths(
     """
     folder_path = Path(folder).expanduser() if folder not in (None, "") else None
     project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
-    cleaned = np.array([clean_stored_path(value) for value in metadata.stored_path], dtype=str)
+    cleaned = np.array(
+        [clean_stored_path(value) for value in metadata.stored_path], dtype=str
+    )
     unique, inverse = np.unique(cleaned, return_inverse=True)
     resolved = [
         resolve_stored_path(str(stored), folder_path, project, metadata.source_path)
         for stored in unique
     ]
-    paths = np.array([str(item.path) if item.path else "" for item in resolved], dtype=str)
+    paths = np.array(
+        [str(item.path) if item.path else "" for item in resolved], dtype=str
+    )
     return dataclasses.replace(metadata, stack_path=paths[inverse]), resolved

@@ -37,7 +37,12 @@ from .options import ConversionOptions
 from .output import OutputLayout, save_npz, save_tensor, stack_npz_arrays
 from .parallel import map_in_order
 from .paths import ResolvedStack
-from .preprocess import center_images, downsample_images, find_invalid_images, normalize_fourier
+from .preprocess import (
+    center_images,
+    downsample_images,
+    find_invalid_images,
+    normalize_fourier,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,10 @@ def plan_batches(
     stops after that many stacks; the positions left out are returned.
     """
     if groups is None:
-        chunks = [(positions[i : i + batch_size], None) for i in range(0, len(positions), batch_size)]
+        chunks = [
+            (positions[i : i + batch_size], None)
+            for i in range(0, len(positions), batch_size)
+        ]
     else:
         chunks = []
         keys = groups[positions]
@@ -76,7 +84,9 @@ def plan_batches(
         chunks = chunks[:n_stacks_max]
     else:
         left_out = []
-    plans = [BatchPlan(number, piece, span) for number, (piece, span) in enumerate(chunks)]
+    plans = [
+        BatchPlan(number, piece, span) for number, (piece, span) in enumerate(chunks)
+    ]
     rest = np.concatenate(left_out) if left_out else np.empty(0, dtype=np.int64)
     return plans, rest
 
@@ -127,7 +137,9 @@ def _read_batch(task: BatchTask) -> np.ndarray:
     blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for path in dict.fromkeys(rows.stack_path.tolist()):
         where = np.flatnonzero(rows.stack_path == path)
-        images = read_images(path, rows.stack_index[where], permissive=path in task.permissive)
+        images = read_images(
+            path, rows.stack_index[where], permissive=path in task.permissive
+        )
         blocks[path] = (where, images)
         n_x, n_y = images.shape[1:]
     out = np.empty((len(rows), n_x, n_y), dtype=np.float32)
@@ -148,7 +160,9 @@ def convert_batch(task: BatchTask) -> StackRecord:
     started = clock()
     images = _read_batch(task)
     read_done = clock()
-    images = downsample_images(images, task.options.downsample_factor, task.options.downsample_type)
+    images = downsample_images(
+        images, task.options.downsample_factor, task.options.downsample_type
+    )
     images = center_images(np.ascontiguousarray(images))
     rows = task.rows
     invalid = find_invalid_images(images)
@@ -159,7 +173,8 @@ def convert_batch(task: BatchTask) -> StackRecord:
             "on_invalid='skip' to leave such images out (they are reported)"
         )
     skipped = [
-        {"row": int(rows.source_row[pos]), "reason": reason} for pos, reason in invalid.items()
+        {"row": int(rows.source_row[pos]), "reason": reason}
+        for pos, reason in invalid.items()
     ]
     if invalid:
         keep = np.setdiff1d(np.arange(len(rows)), list(invalid))
@@ -174,7 +189,9 @@ def convert_batch(task: BatchTask) -> StackRecord:
     transform_done = clock()
     layout = OutputLayout(task.root)
     paths = layout.stack_files(task.plan.number)
-    arrays = stack_npz_arrays(task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range)
+    arrays = stack_npz_arrays(
+        task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range
+    )
     digests = {
         "phys": save_tensor(paths["phys"], images),
         "fourier": save_tensor(paths["fourier"], fourier),
@@ -239,7 +256,9 @@ def _check_inputs(
     options: ConversionOptions,
     resolution: list[ResolvedStack] | None,
 ) -> _Prepared:
-    infos, skipped = check_stacks(metadata, resolution, skip=options.on_missing == "skip")
+    infos, skipped = check_stacks(
+        metadata, resolution, skip=options.on_missing == "skip"
+    )
     kept = np.setdiff1d(np.arange(len(metadata)), [item.position for item in skipped])
     if kept.size == 0:
         raise ImageStackError(f"{metadata.source_path}: no row can be converted")
@@ -277,22 +296,33 @@ def run(
     started = time.perf_counter()
     prepared = _check_inputs(metadata, descriptor, options, resolution)
     groups = metadata.group if options.flush_per_group else None
-    plans, left_out = plan_batches(prepared.kept, options.batch_size, options.n_stacks_max, groups)
+    plans, left_out = plan_batches(
+        prepared.kept, options.batch_size, options.n_stacks_max, groups
+    )
     layout = OutputLayout(Path(output_dir).expanduser().resolve())
     previous = prepare_output(layout, options.overwrite, options.resume)
-    header = _manifest_header(metadata, descriptor, options, inputs, prepared, resolution)
+    header = _manifest_header(
+        metadata, descriptor, options, inputs, prepared, resolution
+    )
     if previous is not None:
         _check_resumable(layout, previous, header)
     manifest = Manifest(layout, header)
     manifest.skipped = [
-        {"row": int(metadata.source_row[s.position]), "reason": s.reason} for s in prepared.skipped
+        {"row": int(metadata.source_row[s.position]), "reason": s.reason}
+        for s in prepared.skipped
     ]
     manifest.unconverted = {
-        "reason": f"n_stacks_max={options.n_stacks_max} reached" if left_out.size else None,
+        "reason": f"n_stacks_max={options.n_stacks_max} reached"
+        if left_out.size
+        else None,
         "n_rows": int(left_out.size),
         "rows": row_ranges(np.sort(metadata.source_row[left_out])),
     }
-    done = {e["number"]: e for e in (previous or {}).get("stacks", []) if finished_stack(layout, e)}
+    done = {
+        e["number"]: e
+        for e in (previous or {}).get("stacks", [])
+        if finished_stack(layout, e)
+    }
     manifest.stacks.update(done)
     manifest.write()
     totals = {"read": 0.0, "preprocess": 0.0, "transform": 0.0, "write": 0.0}
@@ -321,7 +351,8 @@ def run(
         n_rows=len(metadata),
         n_converted=document["totals"]["n_converted"],
         n_stacks=len(manifest.stacks),
-        skipped=manifest.skipped + [s for e in document["stacks"] for s in e["skipped"]],
+        skipped=manifest.skipped
+        + [s for e in document["stacks"] for s in e["skipped"]],
         n_unconverted=int(left_out.size),
         pixel_size=prepared.pixel_size,
         elapsed_seconds=time.perf_counter() - started,
@@ -344,8 +375,13 @@ def _tasks(
         if plan.number in done:
             continue
         yield BatchTask(
-            plan, metadata.take(plan.positions), descriptor, layout.root, options,
-            reference, prepared.permissive,
+            plan,
+            metadata.take(plan.positions),
+            descriptor,
+            layout.root,
+            options,
+            reference,
+            prepared.permissive,
         )
 
 
@@ -358,7 +394,11 @@ def _manifest_header(
     resolution: list[ResolvedStack] | None,
 ) -> dict[str, Any]:
     stacks = [
-        {"stored": item.stored, "path": str(item.path) if item.path else None, "rule": item.rule}
+        {
+            "stored": item.stored,
+            "path": str(item.path) if item.path else None,
+            "rule": item.rule,
+        }
         for item in resolution or []
     ]
     return {
@@ -377,7 +417,9 @@ def _manifest_header(
     }
 
 
-def _check_resumable(layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]) -> None:
+def _check_resumable(
+    layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]
+) -> None:
     for key in ("inputs", "options", "grid"):
         if previous.get(key) != header[key]:
             raise OutputError(

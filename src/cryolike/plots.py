@@ -55,15 +55,22 @@ def plot_fourier_montage(
     shown = fourier[:MAX_IMAGES]
     rows, cols = _grid_shape(len(shown))
     figure, axes = plt.subplots(
-        rows, cols, figsize=(2 * cols, 2 * rows), squeeze=False,
+        rows,
+        cols,
+        figsize=(2 * cols, 2 * rows),
+        squeeze=False,
         subplot_kw={"projection": "polar"},
     )
     theta = np.append(grid.theta_shell, 2 * np.pi)
     for axis in axes.flat:
         axis.set_axis_off()
     for axis, image in zip(axes.flat, shown):
-        magnitude = np.log10(np.abs(np.concatenate([image, image[:, :1]], axis=1)) + 1e-12)
-        axis.pcolormesh(theta, grid.radius_shells, magnitude, shading="auto", cmap="viridis")
+        magnitude = np.log10(
+            np.abs(np.concatenate([image, image[:, :1]], axis=1)) + 1e-12
+        )
+        axis.pcolormesh(
+            theta, grid.radius_shells, magnitude, shading="auto", cmap="viridis"
+        )
     figure.suptitle(title + " (log10 |F|)")
     figure.savefig(path, dpi=80)
     plt.close(figure)
@@ -107,5 +114,9 @@ def save_stack_plots(
     if len(images) == 0:
         return
     plot_physical_montage(images, paths["phys"], f"{stem}: physical images")
-    plot_fourier_montage(fourier, descriptor, paths["fourier"], f"{stem}: polar Fourier")
-    plot_power_spectrum(fourier, descriptor, paths["power_spectrum"], f"{stem}: power spectrum")
+    plot_fourier_montage(
+        fourier, descriptor, paths["fourier"], f"{stem}: polar Fourier"
+    )
+    plot_power_spectrum(
+        fourier, descriptor, paths["power_spectrum"], f"{stem}: power spectrum"
+    )

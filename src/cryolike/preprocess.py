@@ -10,7 +10,9 @@ import torch
 DownsampleType = Literal["mean", "max"]
 
 
-def downsample_images(images: np.ndarray, factor: int, kind: DownsampleType) -> np.ndarray:
+def downsample_images(
+    images: np.ndarray, factor: int, kind: DownsampleType
+) -> np.ndarray:
     """Pool ``factor × factor`` blocks by their mean or max.
 
     Trailing rows and columns that do not fill a block are dropped. The same torch
@@ -29,7 +31,11 @@ def downsample_images(images: np.ndarray, factor: int, kind: DownsampleType) -> 
     if factor == 1:
         return images
     tensor = torch.from_numpy(images).unsqueeze(1)
-    pool = torch.nn.functional.avg_pool2d if kind == "mean" else torch.nn.functional.max_pool2d
+    pool = (
+        torch.nn.functional.avg_pool2d
+        if kind == "mean"
+        else torch.nn.functional.max_pool2d
+    )
     return pool(tensor, kernel_size=factor, stride=factor).squeeze(1).numpy()
 
 
@@ -57,7 +63,9 @@ def find_invalid_images(images: np.ndarray) -> dict[int, str]:
         problems[int(position)] = "image holds NaN or Inf pixels"
     flat = images.max(axis=(1, 2)) == images.min(axis=(1, 2))
     for position in np.flatnonzero(flat & finite):
-        problems[int(position)] = "image is flat (all pixels equal), it cannot be normalised"
+        problems[int(position)] = (
+            "image is flat (all pixels equal), it cannot be normalised"
+        )
     return problems
 
 

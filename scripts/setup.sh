@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv and install cryolike with its test and lint tools (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# torch: the CPU build pinned here installs from the local wheel cache in seconds;
+# users install any torch>=2.2.
+.venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/python -m pip install -q --disable-pip-version-check -e . \
+    "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"

@@ -1,0 +1,190 @@
+"""Small synthetic-data factories: MRC stacks, CryoSPARC ``.cs`` files and projects.
+
+Used by the tests, the documentation and the bundled example. Everything is drawn
+from a fixed seed, so the same call always writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+
+from .image_descriptor import ImageDescriptor
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` uniformly random 3-D rotation matrices, shape ``(n, 3, 3)``."""
+    quaternions = rng.normal(size=(n, 4))
+    quaternions /= np.linalg.norm(quaternions, axis=1, keepdims=True)
+    w, x, y, z = quaternions.T
+    return np.stack(
+        [
+            np.stack(
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1
+            ),
+            np.stack(
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1
+            ),
+            np.stack(
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1
+            ),
+        ],
+        axis=1,
+    )
+
+
+def make_projections(
+    n_images: int, box: int, seed: int = 0, n_atoms: int = 24
+) -> np.ndarray:
+    """Noisy projections of a toy Gaussian-atom molecule, float32 ``(n, box, box)``.
+
+    Dark protein on a grey background (as raw micrographs look), with a random
+    orientation, offset, scale and noise per image.
+    """
+    rng = np.random.default_rng(seed)
+    atoms = rng.normal(scale=box / 10, size=(n_atoms, 3))
+    sigma = box / 32 + 0.6
+    axis = np.arange(box) - box // 2
+    rows, cols = np.meshgrid(axis, axis, indexing="ij")
+    images = np.empty((n_images, box, box), dtype=np.float32)
+    for index, rotation in enumerate(random_rotations(n_images, rng)):
+        projected = atoms @ rotation.T
+        shift = rng.normal(scale=1.0, size=2)
+        image = np.zeros((box, box))
+        for row, col in projected[:, :2] + shift:
+            image += np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * sigma**2))
+        offset, scale = rng.uniform(-1, 1), rng.uniform(0.5, 2)
+        noise = rng.normal(scale=0.3, size=(box, box))
+        images[index] = offset - scale * image + noise
+    return images
+
+
+def write_mrc_stack(path: Path, images: np.ndarray, pixel_size: float) -> Path:
+    """Write a float32 image stack (space group 0) with the given voxel size."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(images, dtype=np.float32))
+        mrc.set_image_stack()
+        mrc.voxel_size = pixel_size
+    return path
+
+
+CS_CTF_DTYPE: list[tuple[str, str]] = [
+    ("ctf/type", "S9"),
+    ("ctf/exp_group_id", "<u4"),
+    ("ctf/accel_kv", "<f4"),
+    ("ctf/cs_mm", "<f4"),
+    ("ctf/amp_contrast", "<f4"),
+    ("ctf/df1_A", "<f4"),
+    ("ctf/df2_A", "<f4"),
+    ("ctf/df_angle_rad", "<f4"),
+    ("ctf/phase_shift_rad", "<f4"),
+]
+
+
+def cs_table(
+    n_rows: int,
+    seed: int = 0,
+    paths: list[str] | None = None,
+    indices: np.ndarray | None = None,
+    pixel_size: float | None = 1.7,
+    path_width: int = 64,
+) -> np.ndarray:
+    """A CryoSPARC-v4-shaped structured array with random CTF values.
+
+    With ``paths`` the ``blob/*`` fields are included (indexed mode), otherwise the
+    table looks like a job's passthrough file.
+    """
+    rng = np.random.default_rng(seed)
+    dtype: list[tuple[str, str] | tuple[str, str, tuple[int, ...]]] = [("uid", "<u8")]
+    if paths is not None:
+        dtype += [
+            ("blob/path", f"S{path_width}"),
+            ("blob/idx", "<u4"),
+            ("blob/shape", "<u4", (2,)),
+        ]
+        if pixel_size is not None:
+            dtype += [("blob/psize_A", "<f4")]
+        dtype += [("blob/sign", "<f4")]
+    dtype += CS_CTF_DTYPE
+    table = np.zeros(n_rows, dtype=dtype)
+    table["uid"] = rng.integers(1, 2**63, size=n_rows, dtype=np.uint64)
+    if paths is not None:
+        table["blob/path"] = [p.encode() for p in paths]
+        table["blob/idx"] = indices if indices is not None else np.arange(n_rows)
+        if pixel_size is not None:
+            table["blob/psize_A"] = pixel_size
+        table["blob/sign"] = -1.0
+    table["ctf/type"] = b"spline"
+    table["ctf/accel_kv"] = 300.0
+    table["ctf/cs_mm"] = 2.7
+    table["ctf/amp_contrast"] = 0.1
+    defocus = rng.uniform(8000, 25000, size=n_rows)
+    table["ctf/df1_A"] = defocus + rng.uniform(0, 500, size=n_rows)
+    table["ctf/df2_A"] = defocus
+    table["ctf/df_angle_rad"] = rng.uniform(-np.pi / 2, np.pi / 2, size=n_rows)
+    table["ctf/phase_shift_rad"] = 0.0
+    return table
+
+
+def write_cs(path: Path, table: np.ndarray) -> Path:
+    """Write a ``.cs`` file as CryoSPARC does: ``np.save`` through a handle (no suffix)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        np.save(handle, table)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleProject:
+    """Paths of a generated CryoSPARC-like project."""
+
+    root: Path
+    cs_file: Path
+    stacks: list[Path]
+    params: Path
+    n_particles: int
+    box: int
+    pixel_size: float
+
+
+def make_cryosparc_project(
+    root: Path,
+    n_particles: int = 48,
+    box: int = 32,
+    pixel_size: float = 1.7,
+    n_stacks: int = 3,
+    seed: int = 0,
+    job: int = 5,
+) -> ExampleProject:
+    """A CryoSPARC-like project: ``J3/extract/stack_*.mrc`` and a shuffled
+    ``J<job>/J<job>_particles_selected.cs`` whose ``blob/path`` is project-relative,
+    plus ``params.npz`` for the box.
+    """
+    rng = np.random.default_rng(seed)
+    images = make_projections(n_particles, box, seed=seed)
+    per_stack = np.array_split(np.arange(n_particles), n_stacks)
+    stacks, paths, indices = [], [], []
+    for number, members in enumerate(per_stack):
+        relative = f"J3/extract/stack_{chr(ord('a') + number)}.mrc"
+        stacks.append(write_mrc_stack(root / relative, images[members], pixel_size))
+        paths += [relative] * len(members)
+        indices += list(range(len(members)))
+    order = rng.permutation(n_particles)
+    table = cs_table(
+        n_particles,
+        seed=seed + 1,
+        paths=[paths[i] for i in order],
+        indices=np.array(indices)[order],
+        pixel_size=pixel_size,
+    )
+    table["blob/shape"] = box
+    cs_file = write_cs(root / f"J{job}" / f"J{job}_particles_selected.cs", table)
+    params = ImageDescriptor.from_individual_values(n_pixels=box, pixel_size=pixel_size)
+    params_path = params.save(root / "params.npz", overwrite=True)
+    return ExampleProject(
+        root, cs_file, stacks, params_path, n_particles, box, pixel_size
+    )
