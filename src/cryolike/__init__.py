@@ -3,6 +3,7 @@
 from importlib import metadata as _metadata
 
 from .compat import (
+    convert_particle_stacks_from_cryosparc_job_directory,
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ParticleMetadata",
     "PolarGrid",
     "__version__",
+    "convert_particle_stacks_from_cryosparc_job_directory",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
     "run",

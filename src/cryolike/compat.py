@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .cryosparc import read_cryosparc_metadata
+from .cryosparc_job import find_job_files, read_job_metadata
 from .image_descriptor import ImageDescriptor
 from .manifest import describe_input_file
 from .options import ConversionOptions, OnProblem
@@ -138,6 +139,96 @@ convert_particle_stacks_from_indexed_cryosparc = (
 )
 
 __all__ = [
+    "convert_particle_stacks_from_cryosparc_job_directory",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
 ]
+
+
+def convert_particle_stacks_from_cryosparc_job_directory(
+    params_input: PathLike | ImageDescriptor,
+    folder_cryosparc: PathLike = "",
+    job_number: int = 0,
+    folder_output: PathLike = "",
+    batch_size: int = 1024,
+    n_stacks_max: int = -1,
+    pixel_size: float | None = None,
+    downsample_factor: int = 1,
+    downsample_type: Literal["mean", "max"] = "mean",
+    skip_exist: bool = False,
+    flag_plots: bool = True,
+    *,
+    overwrite: bool = False,
+    on_invalid: OnProblem = "error",
+    workers: int = 1,
+    progress: ProgressCallback | None = None,
+) -> ConversionReport:
+    """Convert a CryoSPARC job folder ``folder_cryosparc/J<job_number>``.
+
+    Metadata come from ``J<n>_passthrough_particles.cs`` (joined on ``uid`` with
+    ``J<n>_particles.cs`` where fields are missing); images from
+    ``restack/batch_XXXXXX_restacked.mrc`` (or, without ``restack/``,
+    ``downsample/batch_XXXXXX_downsample.mrc``), read from 000000 up to the first
+    missing number. Row ``i`` belongs to the ``i``-th image across the files. Files
+    after a gap and rows without an image are reported, not converted.
+
+    Parameters
+    ----------
+    params_input, folder_output, batch_size, n_stacks_max, downsample_factor,
+    downsample_type, skip_exist, flag_plots, overwrite, on_invalid, workers, progress
+        As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`.
+    folder_cryosparc
+        The folder holding ``J<n>`` (the CryoSPARC project folder).
+    job_number
+        ``n`` of ``J<n>`` (not zero-padded).
+    pixel_size
+        Å per pixel of the stored images; by default ``blob/psize_A`` when a job
+        file has it, else the MRC header.
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    ConversionError
+        Missing job folder, metadata file or image folder (naming the paths looked
+        for), fewer rows than images, and every check of the indexed mode.
+    """
+    descriptor, params_record = _descriptor(params_input)
+    options = ConversionOptions(
+        batch_size=batch_size,
+        n_stacks_max=n_stacks_max,
+        pixel_size_angstrom=pixel_size,
+        downsample_factor=downsample_factor,
+        downsample_type=downsample_type,
+        make_plots=flag_plots,
+        on_invalid=on_invalid,
+        overwrite=overwrite,
+        resume=skip_exist,
+        workers=workers,
+    )
+    files = find_job_files(folder_cryosparc, job_number)
+    metadata, surplus = read_job_metadata(files)
+    warnings = [
+        f"{path}: not read — it follows the gap at "
+        f"{files.image_dir / files.stacks[-1].name.replace(f'{len(files.stacks) - 1:06d}', f'{len(files.stacks):06d}')}"
+        for path in files.ignored
+    ]
+    inputs = {
+        "mode": "cryosparc_job",
+        "metadata": [describe_input_file(files.metadata_file)],
+        "params": params_record,
+        "stacks": [str(path.resolve()) for path in files.stacks],
+        "ignored_stacks": [str(path.resolve()) for path in files.ignored],
+    }
+    return run(
+        metadata,
+        descriptor,
+        folder_output or ".",
+        options,
+        inputs=inputs,
+        progress=progress,
+        rows_without_images=surplus,
+        warnings=warnings,
+    )

@@ -61,6 +61,8 @@ class Manifest:
     stacks: dict[int, dict[str, Any]] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     unconverted: dict[str, Any] = field(default_factory=dict)
+    without_images: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     status: str = "running"
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,19 +71,23 @@ class Manifest:
         skipped_during = sum(
             len(entry.get("skipped", [])) for entry in self.stacks.values()
         )
+        without = sum(b - a for item in self.without_images for a, b in item["rows"])
         return {
             **self.header,
             "status": self.status,
             "stacks": [self.stacks[key] for key in sorted(self.stacks)],
             "totals": {
-                "n_rows": self.header.get("n_rows"),
+                "n_rows": int(self.header.get("n_rows", 0)) + without,
                 "n_converted": converted,
                 "n_stacks": len(self.stacks),
                 "n_skipped": len(self.skipped) + skipped_during,
                 "n_unconverted": int(self.unconverted.get("n_rows", 0)),
+                "n_without_image": without,
             },
             "skipped": self.skipped,
             "unconverted": self.unconverted,
+            "rows_without_images": self.without_images,
+            "warnings": self.warnings,
         }
 
     def write(self) -> None:

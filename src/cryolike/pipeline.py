@@ -233,6 +233,8 @@ class ConversionReport:
     n_stacks: int
     skipped: list[dict[str, Any]]
     n_unconverted: int
+    n_without_image: int
+    warnings: list[str]
     pixel_size: PixelSize
     elapsed_seconds: float
     timings: dict[str, float]
@@ -281,12 +283,15 @@ def run(
     inputs: dict[str, Any],
     resolution: list[ResolvedStack] | None = None,
     progress: ProgressCallback | None = None,
+    rows_without_images: list[dict[str, Any]] | None = None,
+    warnings: list[str] | None = None,
 ) -> ConversionReport:
     """Check everything, then convert ``metadata`` into stacks under ``output_dir``.
 
     Every problem with the inputs is found before the first file is written. A run
     that fails part-way removes the files it wrote (a resumed run keeps the stacks
-    that were already finished).
+    that were already finished). ``rows_without_images`` (``{"rows": ranges,
+    "reason": ...}``) and ``warnings`` are reported in the manifest and the report.
 
     Raises
     ------
@@ -306,7 +311,8 @@ def run(
     )
     if previous is not None:
         _check_resumable(layout, previous, header)
-    manifest = Manifest(layout, header)
+    manifest = Manifest(layout, header, warnings=list(warnings or []))
+    manifest.without_images = list(rows_without_images or [])
     manifest.skipped = [
         {"row": int(metadata.source_row[s.position]), "reason": s.reason}
         for s in prepared.skipped
@@ -354,6 +360,8 @@ def run(
         skipped=manifest.skipped
         + [s for e in document["stacks"] for s in e["skipped"]],
         n_unconverted=int(left_out.size),
+        n_without_image=document["totals"]["n_without_image"],
+        warnings=manifest.warnings,
         pixel_size=prepared.pixel_size,
         elapsed_seconds=time.perf_counter() - started,
         timings=totals,

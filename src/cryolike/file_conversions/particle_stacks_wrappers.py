@@ -1,11 +1,13 @@
 """Re-export of :mod:`cryolike.compat` under CryoLike's module path."""
 
 from ..compat import (
+    convert_particle_stacks_from_cryosparc_job_directory,
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
 )
 
 __all__ = [
+    "convert_particle_stacks_from_cryosparc_job_directory",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
 ]
