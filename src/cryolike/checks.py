@@ -95,7 +95,10 @@ def check_stacks(
         n_images = infos[str(path)].n_images
         bad = rows[metadata.stack_index[rows] >= n_images]
         for row in bad:
-            reason = f"index {int(metadata.stack_index[row])} out of range: {path} holds {n_images} image(s)"
+            reason = (
+                f"{metadata.label('stack_index')} {int(metadata.stack_index[row])} is out "
+                f"of range: {path} holds {n_images} image(s)"
+            )
             problems.append(f"{metadata.row_label(int(row))}: {reason}")
             skipped.append(SkippedRow(int(row), reason))
     if problems and not skip:
@@ -182,6 +185,7 @@ def determine_pixel_size(
             distinct = np.unique(metadata.pixel_size_angstrom)
             raise PixelSizeError(
                 f"{metadata.source_path}: rows disagree on the pixel size "
+                f"({metadata.label('pixel_size_angstrom')}) "
                 f"({', '.join(f'{v:g}' for v in distinct[:10])} Å); convert each pixel "
                 "size separately"
             )
@@ -192,7 +196,7 @@ def determine_pixel_size(
         ):
             raise PixelSizeError(
                 f"{metadata.source_path}: pixel_size={manual:g} Å was given but the metadata "
-                f"says {from_metadata:g} Å; drop the pixel_size argument or fix the metadata"
+                f"({metadata.label('pixel_size_angstrom')}) says {from_metadata:g} Å; drop the pixel_size argument or fix the metadata"
             )
         return PixelSize(float(manual), "manual", from_metadata)
     if from_metadata is not None:
@@ -258,7 +262,7 @@ def check_lens_scalars(metadata: ParticleMetadata) -> None:
         if distinct.size > 1:
             first_other = int(np.flatnonzero(values != values[0])[0])
             raise MetadataError(
-                f"{metadata.source_path}: {label} differs between rows "
+                f"{metadata.source_path}: {label} ({metadata.label(name)}) differs between rows "
                 f"({', '.join(f'{v:g}' for v in distinct[:10])}); first change at "
                 f"{metadata.row_label(first_other)}. Convert each group separately.",
                 path=metadata.source_path,

@@ -34,6 +34,13 @@ OPTIONAL_FIELDS: dict[str, str] = {
     "uid": "uid",
     "blob/sign": "sign",
 }
+#: ParticleMetadata column → ``.cs`` field, for messages.
+FIELD_LABELS: dict[str, str] = {
+    **{column: field for field, column in CTF_FIELDS.items()},
+    **{column: field for field, column in OPTIONAL_FIELDS.items()},
+    "stack_index": "blob/idx",
+    "stored_path": "blob/path",
+}
 _NPY_MAGIC = b"\x93NUMPY"
 _CSDAT_MAGIC = b"\x95CSDAT"
 _MAX_HEADER_BYTES = 1 << 30
@@ -183,6 +190,7 @@ def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMeta
         stored_path=stored_path,
         stored_index=stored_index,
         stack_index=stored_index.astype(np.int64),
+        field_labels=FIELD_LABELS,
         **columns,
     )
 

@@ -55,6 +55,8 @@ class ParticleMetadata:
     group
         int64 ``(n,)`` input-file number in the paired mode, where every group is
         flushed into its own stacks.
+    field_labels
+        Column name → the source format's field name, for messages.
     """
 
     source_path: Path
@@ -79,6 +81,11 @@ class ParticleMetadata:
     ctf_scalefactor: np.ndarray | None = None
     stack_path: np.ndarray | None = None
     group: np.ndarray | None = None
+    field_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def label(self, column: str) -> str:
+        """The source format's name for a column (e.g. ``blob/psize_A``)."""
+        return self.field_labels.get(column, column)
 
     def __post_init__(self) -> None:
         n_rows = len(self.source_row)
