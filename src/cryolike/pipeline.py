@@ -163,7 +163,6 @@ def convert_batch(task: BatchTask) -> StackRecord:
     images = downsample_images(
         images, task.options.downsample_factor, task.options.downsample_type
     )
-    images = center_images(np.ascontiguousarray(images))
     rows = task.rows
     invalid = find_invalid_images(images)
     if invalid and task.options.on_invalid == "error":
@@ -179,6 +178,7 @@ def convert_batch(task: BatchTask) -> StackRecord:
     if invalid:
         keep = np.setdiff1d(np.arange(len(rows)), list(invalid))
         rows, images = rows.take(keep), images[keep]
+    images = center_images(np.ascontiguousarray(images))
     prep_done = clock()
     grid = task.descriptor.polar_grid
     precision = task.descriptor.precision
