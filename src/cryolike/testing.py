@@ -188,3 +188,60 @@ def make_cryosparc_project(
     return ExampleProject(
         root, cs_file, stacks, params_path, n_particles, box, pixel_size
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleJob:
+    """Paths of a generated CryoSPARC job folder."""
+
+    project: Path
+    job_number: int
+    job_dir: Path
+    params: Path
+    images: np.ndarray
+
+
+def make_cryosparc_job(
+    project: Path,
+    job_number: int = 4,
+    counts: tuple[int, ...] = (4, 4, 4),
+    folders: tuple[str, ...] = ("restack",),
+    missing: tuple[int, ...] = (),
+    n_rows: int | None = None,
+    box: int = 32,
+    pixel_size: float = 1.7,
+    ctf_in_passthrough: bool = True,
+    seed: int = 0,
+) -> ExampleJob:
+    """A job folder ``J<n>`` with ``J<n>_passthrough_particles.cs`` and stacks
+    ``batch_XXXXXX_restacked.mrc`` / ``batch_XXXXXX_downsample.mrc``.
+
+    ``counts`` gives the images per stack file; the numbers in ``missing`` are not
+    written (a gap). The ``.cs`` has ``n_rows`` rows (default: one per image). With
+    ``ctf_in_passthrough=False`` the CTF fields live in ``J<n>_particles.cs``.
+    """
+    job_dir = project / f"J{job_number}"
+    images = make_projections(sum(counts), box, seed=seed)
+    words = {"restack": "restacked", "downsample": "downsample"}
+    for folder in folders:
+        start = 0
+        for number, count in enumerate(counts):
+            if number not in missing:
+                name = f"batch_{number:06d}_{words[folder]}.mrc"
+                write_mrc_stack(
+                    job_dir / folder / name, images[start : start + count], pixel_size
+                )
+            start += count
+    rows = sum(counts) if n_rows is None else n_rows
+    table = cs_table(rows, seed=seed + 1, paths=None)
+    if ctf_in_passthrough:
+        write_cs(job_dir / f"J{job_number}_passthrough_particles.cs", table)
+    else:
+        write_cs(
+            job_dir / f"J{job_number}_passthrough_particles.cs", table[["uid"]].copy()
+        )
+        shuffled = table[np.random.default_rng(seed).permutation(rows)]
+        write_cs(job_dir / f"J{job_number}_particles.cs", shuffled)
+    params = ImageDescriptor.from_individual_values(n_pixels=box, pixel_size=pixel_size)
+    params_path = params.save(project / "params.npz", overwrite=True)
+    return ExampleJob(project, job_number, job_dir, params_path, images)
