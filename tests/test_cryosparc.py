@@ -148,10 +148,12 @@ def test_missing_mrc_file_is_an_error_before_writing(
     project: ExampleProject, tmp_path: Path
 ) -> None:
     project.stacks[1].unlink()
-    with pytest.raises(ImageStackError, match="stack_b.mrc") as info:
+    with pytest.raises(ImageStackError, match=r"stack_b\.mrc") as info:
         run(project, tmp_path / "out")
     message = str(info.value)
-    assert "row " in message and "uid " in message and "not found" in message
+    assert "row " in message
+    assert "uid " in message
+    assert "not found" in message
     assert no_stack_files(tmp_path / "out")
 
 

@@ -102,7 +102,8 @@ def test_golden_case_npz_keys_and_grid(
             assert ours[key].tobytes() == params[key].tobytes(), key
             assert ours[key].dtype == params[key].dtype
         n_images = int(ours["n_images"])
-        for key in LENS_KEYS + (
+        for key in (
+            *LENS_KEYS,
             "files",
             "idxs",
             "source_row",

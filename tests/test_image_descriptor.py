@@ -98,7 +98,7 @@ def test_pickle_payload_is_never_unpickled(tmp_path: Path) -> None:
     loaded = ImageDescriptor.load(write_members(tmp_path / "evil.npz", members))
     assert loaded.arrays["atom_radii"].item() is None
     members["viewing_distance"] = payload
-    with pytest.raises(ParamsFileError, match="viewing_distance.*never unpickles"):
+    with pytest.raises(ParamsFileError, match=r"viewing_distance.*never unpickles"):
         ImageDescriptor.load(write_members(tmp_path / "evil2.npz", members))
     assert not marker.exists()
 
@@ -121,7 +121,7 @@ def test_wrong_types_are_rejected(tmp_path: Path) -> None:
 def test_not_an_npz(tmp_path: Path) -> None:
     path = tmp_path / "params.npz"
     path.write_text("hello")
-    with pytest.raises(InputFileError, match="not a readable .npz"):
+    with pytest.raises(InputFileError, match=r"not a readable \.npz"):
         ImageDescriptor.load(path)
     with pytest.raises(InputFileError, match="not found"):
         ImageDescriptor.load(tmp_path / "missing.npz")

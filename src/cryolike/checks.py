@@ -84,7 +84,7 @@ def check_stacks(
     groups = np.split(
         order, np.cumsum(np.bincount(inverse, minlength=len(unique)))[:-1]
     )
-    for path, rows in zip(unique, groups):
+    for path, rows in zip(unique, groups, strict=False):
         reason = _stack_problem(str(path), metadata, rows, tried, failures)
         if reason is not None:
             problems.append(
@@ -196,7 +196,8 @@ def determine_pixel_size(
         ):
             raise PixelSizeError(
                 f"{metadata.source_path}: pixel_size={manual:g} Å was given but the metadata "
-                f"({metadata.label('pixel_size_angstrom')}) says {from_metadata:g} Å; drop the pixel_size argument or fix the metadata"
+                f"({metadata.label('pixel_size_angstrom')}) says {from_metadata:g} Å; "
+                "drop the pixel_size argument or fix the metadata"
             )
         return PixelSize(float(manual), "manual", from_metadata)
     if from_metadata is not None:

@@ -211,8 +211,8 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     files = find_job_files(folder_cryosparc, job_number)
     metadata, surplus = read_job_metadata(files)
     warnings = [
-        f"{path}: not read — it follows the gap at "
-        f"{files.image_dir / files.stacks[-1].name.replace(f'{len(files.stacks) - 1:06d}', f'{len(files.stacks):06d}')}"
+        f"{path}: not read — batch_{len(files.stacks):06d} is missing and reading "
+        "stops at the first gap"
         for path in files.ignored
     ]
     inputs = {

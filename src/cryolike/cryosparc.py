@@ -95,7 +95,8 @@ def load_cs_table(path: Path) -> np.ndarray:
             f"{path}: holds a {table.dtype} array of shape {table.shape}; expected a 1-D "
             "structured array with named fields (ctf/df1_A, blob/path, ...)."
         )
-    return table
+    result: np.ndarray = table
+    return result
 
 
 def _load_csdat(path: Path) -> np.ndarray:
@@ -260,11 +261,11 @@ def join_on_uid(
     MetadataError
         On duplicate uids in the partner or rows without a partner.
     """
-    for name, source in ((file, table), (sibling, partner)):
+    for owner, source in ((file, table), (sibling, partner)):
         if "uid" not in (source.dtype.names or ()):
             raise MissingFieldError(
-                f"{name}: has no uid field, so it cannot be joined with its sibling file",
-                path=name,
+                f"{owner}: has no uid field, so it cannot be joined with its sibling file",
+                path=owner,
                 field="uid",
             )
     partner_uid = np.asarray(partner["uid"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,9 @@ class JobFiles:
     ignored: list[Path]
 
 
-def find_job_files(folder_cryosparc: str | Path, job_number: int) -> JobFiles:
+def find_job_files(
+    folder_cryosparc: str | os.PathLike[str], job_number: int
+) -> JobFiles:
     """Locate ``J<n>_passthrough_particles.cs`` and ``batch_000000_*.mrc``, … up to the
     first missing number; later files are listed as ignored.
 
@@ -49,13 +53,11 @@ def find_job_files(folder_cryosparc: str | Path, job_number: int) -> JobFiles:
         raise InputFileError(
             f"{metadata_file}: the job's particle metadata file is missing"
         )
-    for folder, word in IMAGE_FOLDERS.items():
-        image_dir = job_dir / folder
-        if image_dir.is_dir():
-            break
-    else:
+    found = [name for name in IMAGE_FOLDERS if (job_dir / name).is_dir()]
+    if not found:
         looked = " or ".join(str(job_dir / name) for name in IMAGE_FOLDERS)
         raise InputFileError(f"{job_dir}: holds no image folder; looked for {looked}")
+    image_dir, word = job_dir / found[0], IMAGE_FOLDERS[found[0]]
     stacks: list[Path] = []
     while (image_dir / f"batch_{len(stacks):06d}_{word}.mrc").is_file():
         stacks.append(image_dir / f"batch_{len(stacks):06d}_{word}.mrc")
@@ -92,7 +94,7 @@ def _with_pixel_size(files: JobFiles, metadata: ParticleMetadata) -> ParticleMet
 
 def read_job_metadata(
     files: JobFiles,
-) -> tuple[ParticleMetadata, list[dict[str, object]]]:
+) -> tuple[ParticleMetadata, list[dict[str, Any]]]:
     """Rows of the passthrough file, consumed in sequence by the stacks' images.
 
     Returns the metadata of the rows that have an image and a report entry for the

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -49,7 +49,10 @@ def row_ranges(rows: np.ndarray) -> list[list[int]]:
     breaks = np.flatnonzero(np.diff(values) != 1) + 1
     starts = np.concatenate(([0], breaks))
     stops = np.concatenate((breaks, [values.size]))
-    return [[int(values[a]), int(values[b - 1]) + 1] for a, b in zip(starts, stops)]
+    return [
+        [int(values[a]), int(values[b - 1]) + 1]
+        for a, b in zip(starts, stops, strict=False)
+    ]
 
 
 @dataclass
@@ -93,7 +96,11 @@ class Manifest:
     def write(self) -> None:
         """Write atomically."""
         text = json.dumps(self.to_dict(), indent=1, sort_keys=False).encode()
-        write_atomic(self.layout.manifest, lambda handle: handle.write(text))
+
+        def write(handle: IO[bytes]) -> None:
+            handle.write(text)
+
+        write_atomic(self.layout.manifest, write)
 
 
 def read_manifest(layout: OutputLayout) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ def decode_text(value: object) -> str:
 def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
     """Concatenate metadata tables with the same columns (the first's source path)."""
     first = parts[0]
-    changes: dict[str, np.ndarray | None] = {}
+    changes: dict[str, Any] = {}
     for item in dataclasses.fields(first):
         values = [getattr(part, item.name) for part in parts]
         if all(isinstance(value, np.ndarray) for value in values):

@@ -69,8 +69,8 @@ def resolve_stored_path(
 
 def resolve_stack_paths(
     metadata: ParticleMetadata,
-    folder: str | Path | None = None,
-    project_dir: str | Path | None = None,
+    folder: str | os.PathLike[str] | None = None,
+    project_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[ParticleMetadata, list[ResolvedStack]]:
     """Fill ``stack_path`` for every row.
 

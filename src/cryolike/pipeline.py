@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ def plan_batches(
     stack records its ``[start, end)`` range within the group. ``n_stacks_max > 0``
     stops after that many stacks; the positions left out are returned.
     """
+    chunks: list[tuple[np.ndarray, tuple[int, int] | None]]
     if groups is None:
         chunks = [
             (positions[i : i + batch_size], None)
@@ -132,7 +134,7 @@ class StackRecord:
 
 def _read_batch(task: BatchTask) -> np.ndarray:
     rows = task.rows
-    assert rows.stack_path is not None  # noqa: S101 - checked before planning
+    assert rows.stack_path is not None
     n_x, n_y = 0, 0
     blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for path in dict.fromkeys(rows.stack_path.tolist()):
@@ -277,7 +279,7 @@ def _check_inputs(
 def run(
     metadata: ParticleMetadata,
     descriptor: ImageDescriptor,
-    output_dir: str | Path,
+    output_dir: str | os.PathLike[str],
     options: ConversionOptions,
     *,
     inputs: dict[str, Any],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from .image_descriptor import ImageDescriptor
 MAX_IMAGES = 16
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -39,7 +40,7 @@ def plot_physical_montage(images: np.ndarray, path: Path, title: str) -> None:
     figure, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2 * rows), squeeze=False)
     for axis in axes.flat:
         axis.set_axis_off()
-    for axis, image in zip(axes.flat, shown):
+    for axis, image in zip(axes.flat, shown, strict=False):
         axis.imshow(image, cmap="gray", origin="lower")
     figure.suptitle(title)
     figure.savefig(path, dpi=80)
@@ -64,7 +65,7 @@ def plot_fourier_montage(
     theta = np.append(grid.theta_shell, 2 * np.pi)
     for axis in axes.flat:
         axis.set_axis_off()
-    for axis, image in zip(axes.flat, shown):
+    for axis, image in zip(axes.flat, shown, strict=False):
         magnitude = np.log10(
             np.abs(np.concatenate([image, image[:, :1]], axis=1)) + 1e-12
         )
@@ -78,7 +79,7 @@ def plot_fourier_montage(
 
 def power_spectrum(fourier: np.ndarray) -> np.ndarray:
     """Mean over images and angles of ``|F|^2`` per shell, shape ``(n_shells,)``."""
-    return np.mean(np.abs(fourier) ** 2, axis=(0, 2))
+    return np.asarray(np.mean(np.abs(fourier) ** 2, axis=(0, 2)), dtype=np.float64)
 
 
 def plot_power_spectrum(

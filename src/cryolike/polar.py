@@ -38,7 +38,7 @@ class PolarGrid:
                 "PolarGrid needs radius_max > 0, dist_radii > 0 and n_inplanes > 0; got "
                 f"{self.radius_max}, {self.dist_radii}, {self.n_inplanes}"
             )
-        n_shells = 1 + int(math.ceil(self.radius_max / self.dist_radii))
+        n_shells = 1 + math.ceil(self.radius_max / self.dist_radii)
         nodes, weights = roots_jacobi(n_shells, 0.0, 1.0)
         half = self.radius_max / 2.0
         radii = (nodes + 1.0) * half
