@@ -76,6 +76,7 @@ def images_to_fourier_polar(
     grid: PolarGrid,
     precision: Literal["single", "double"] = "single",
     chunk_pairs: int = 8,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Evaluate the Fourier transform of real images on the polar grid.
 
@@ -95,6 +96,8 @@ def images_to_fourier_polar(
         (eps 1e-12).
     chunk_pairs
         Image pairs per finufft call.
+    out
+        Optional C-contiguous array of the result's shape and dtype to fill.
 
     Returns
     -------
@@ -104,7 +107,8 @@ def images_to_fourier_polar(
     n_images, n_x, n_y = images.shape
     complex_dtype = np.complex64 if precision == "single" else np.complex128
     n_shells, n_angles = grid.n_shells, grid.n_inplanes
-    out = np.empty((n_images, n_shells, n_angles), dtype=complex_dtype)
+    if out is None:
+        out = np.empty((n_images, n_shells, n_angles), dtype=complex_dtype)
     if n_images == 0:
         return out
     scale = 2.0 / np.sqrt(n_x * n_y) * 2 * np.pi

@@ -93,6 +93,9 @@ def plan_batches(
     return plans, rest
 
 
+_TRANSFORM_BLOCK = 64
+
+
 @dataclass(frozen=True, slots=True)
 class BatchTask:
     """Everything one worker needs to write one stack (picklable, self-contained)."""
@@ -150,6 +153,21 @@ def _read_batch(task: BatchTask) -> np.ndarray:
     return out
 
 
+def _fourier_images(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarray:
+    """Transform and normalise in blocks, so temporaries stay small and warm."""
+    grid, precision = descriptor.polar_grid, descriptor.precision
+    weights = grid.integration_weights()
+    dtype = np.complex64 if precision == "single" else np.complex128
+    fourier = np.empty((len(images), grid.n_shells, grid.n_inplanes), dtype=dtype)
+    for start in range(0, len(images), _TRANSFORM_BLOCK):
+        block = images[start : start + _TRANSFORM_BLOCK]
+        source = block.astype(np.float64) if precision == "double" else block
+        target = fourier[start : start + _TRANSFORM_BLOCK]
+        images_to_fourier_polar(source, grid, precision, out=target)
+        normalize_fourier(target, weights)
+    return fourier
+
+
 def convert_batch(task: BatchTask) -> StackRecord:
     """Read, transform and write one stack; return its record.
 
@@ -182,12 +200,7 @@ def convert_batch(task: BatchTask) -> StackRecord:
         rows, images = rows.take(keep), images[keep]
     images = center_images(np.ascontiguousarray(images))
     prep_done = clock()
-    grid = task.descriptor.polar_grid
-    precision = task.descriptor.precision
-    source = images.astype(np.float64) if precision == "double" else images
-    fourier = normalize_fourier(
-        images_to_fourier_polar(source, grid, precision), grid.integration_weights()
-    )
+    fourier = _fourier_images(images, task.descriptor)
     transform_done = clock()
     layout = OutputLayout(task.root)
     paths = layout.stack_files(task.plan.number)

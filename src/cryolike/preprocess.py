@@ -70,7 +70,10 @@ def find_invalid_images(images: np.ndarray) -> dict[int, str]:
 
 
 def normalize_fourier(fourier: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Scale each image to unit weighted L2 norm, ``sum |F|^2 W = 1`` (in place).
+    """Scale each image to unit weighted L2 norm, ``sum |F|^2 W = 1``.
+
+    Works in place on a C-contiguous array (and returns it); the sums run in
+    float64. Call it on blocks of images to keep the float64 temporary small.
 
     Parameters
     ----------
@@ -79,7 +82,10 @@ def normalize_fourier(fourier: np.ndarray, weights: np.ndarray) -> np.ndarray:
     weights
         Quadrature weights, shape ``(n_shells, n_inplanes)``.
     """
-    power = fourier.real.astype(np.float64) ** 2 + fourier.imag.astype(np.float64) ** 2
-    norms = np.sqrt(np.einsum("mst,st->m", power, weights))
-    fourier /= norms[:, None, None].astype(fourier.real.dtype)
+    fourier = np.ascontiguousarray(fourier)
+    real_dtype = fourier.real.dtype
+    flat = fourier.reshape(len(fourier), -1).view(real_dtype)
+    pair_weights = np.repeat(weights.reshape(-1).astype(np.float64), 2)
+    norms = np.sqrt(np.square(flat, dtype=np.float64) @ pair_weights)
+    flat *= (1.0 / norms)[:, None].astype(real_dtype)
     return fourier

@@ -1,0 +1,91 @@
+"""End-to-end conversion benchmark on a synthetic CryoSPARC dataset.
+
+Generates ``--n-images`` noisy images of ``--box`` pixels in MRC stacks of
+``--per-file`` images plus an indexed ``.cs`` file in a temporary folder, converts them
+(plots off) and prints images/s, peak RSS and the time per stage.
+
+    python benchmarks/bench_convert.py --n-images 5000 --box 128 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cryolike.compat import convert_particle_stacks_from_indexed_cryosparc_file
+from cryolike.image_descriptor import ImageDescriptor
+from cryolike.testing import cs_table, write_cs, write_mrc_stack
+
+
+def make_dataset(
+    root: Path, n_images: int, box: int, per_file: int
+) -> tuple[Path, Path]:
+    """Write the stacks, the ``.cs`` file and ``params.npz``; return (cs, params)."""
+    rng = np.random.default_rng(0)
+    axis = np.arange(box) - box // 2
+    blob = np.exp(-(axis[:, None] ** 2 + axis[None, :] ** 2) / (2 * (box / 8) ** 2))
+    paths: list[str] = []
+    indices: list[int] = []
+    for number, start in enumerate(range(0, n_images, per_file)):
+        count = min(per_file, n_images - start)
+        images = rng.normal(size=(count, box, box)).astype(np.float32) - blob.astype(
+            np.float32
+        )
+        relative = f"J1/extract/stack_{number:05d}.mrc"
+        write_mrc_stack(root / relative, images, 1.0)
+        paths += [relative] * count
+        indices += list(range(count))
+    table = cs_table(n_images, paths=paths, indices=np.array(indices), pixel_size=1.0)
+    cs_file = write_cs(root / "J2" / "J2_particles.cs", table)
+    params = ImageDescriptor.from_individual_values(box, 1.0).save(root / "params.npz")
+    return cs_file, params
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n-images", type=int, default=2000)
+    parser.add_argument("--box", type=int, default=128)
+    parser.add_argument("--per-file", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        started = time.perf_counter()
+        cs_file, params = make_dataset(root, args.n_images, args.box, args.per_file)
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        report = convert_particle_stacks_from_indexed_cryosparc_file(
+            params,
+            cs_file,
+            folder_output=root / "out",
+            batch_size=args.batch_size,
+            flag_plots=False,
+            workers=args.workers,
+        )
+        elapsed = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())
+    lines = [
+        f"dataset: {args.n_images} images of {args.box}² px in files of {args.per_file} "
+        f"(generated in {generated:.1f} s)",
+        f"converted {report.n_converted} images into {report.n_stacks} stacks in "
+        f"{elapsed:.2f} s with {args.workers} worker(s): "
+        f"{report.n_converted / elapsed:.0f} images/s",
+        f"peak RSS: driver {own:.0f} MiB, largest worker {children:.0f} MiB",
+        f"stage time summed over workers: {stages}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
