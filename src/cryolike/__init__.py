@@ -5,6 +5,8 @@ from importlib import metadata as _metadata
 from .compat import (
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
+    convert_particle_stacks_from_indexed_star_file,
+    convert_particle_stacks_from_paired_star_and_mrc_files,
 )
 from .errors import ConversionError
 from .image_descriptor import ImageDescriptor
@@ -28,5 +30,7 @@ __all__ = [
     "__version__",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
+    "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_paired_star_and_mrc_files",
     "run",
 ]
