@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from .checks import (
     check_stacks,
     determine_pixel_size,
 )
-from .errors import ImageStackError, OutputError
+from .errors import ConversionWarning, ImageStackError, OutputError
 from .image_descriptor import ImageDescriptor
 from .manifest import (
     MANIFEST_FORMAT,
@@ -248,6 +249,7 @@ class _Prepared:
     skipped: list[SkippedRow]
     pixel_size: PixelSize
     permissive: frozenset[str]
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 def _check_inputs(
@@ -269,7 +271,18 @@ def _check_inputs(
     check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
     check_lens_scalars(kept_rows)
     permissive = frozenset(path for path, info in used.items() if info.permissive)
-    return _Prepared(kept, skipped, pixel_size, permissive)
+    notes = tuple(
+        {"file": path, "warning": text}
+        for path, info in used.items()
+        for text in info.warnings
+    )
+    for note in notes:
+        warnings.warn(
+            f"{note['file']}: read permissively ({note['warning']})",
+            ConversionWarning,
+            stacklevel=3,
+        )
+    return _Prepared(kept, skipped, pixel_size, permissive, notes)
 
 
 def run(
@@ -414,6 +427,7 @@ def _manifest_header(
         },
         "n_rows": len(metadata),
         "stack_files": stacks,
+        "warnings": list(prepared.warnings),
     }
 
 
