@@ -215,7 +215,8 @@ def test_indexed_star_output_in_row_order(tmp_path: Path) -> None:
         np.testing.assert_allclose(phys[row], centred, atol=1e-6)
     # The project folder was inferred from Select/job010/particles.star.
     manifest = json.loads(report.manifest_path.read_text())
-    assert {s["rule"] for s in manifest["stack_files"]} <= {"cwd", "project_dir"}
+    assert {s["rule"] for s in manifest["stack_files"]} == {"project_dir"}
+    assert manifest["inputs"]["project_dir"] == str(project.root.resolve())
 
 
 def test_cs_and_star_give_identical_stacks(tmp_path: Path) -> None:
@@ -537,3 +538,23 @@ def test_wrapper_signatures_match_the_reference() -> None:
     assert defaults["flag_plots"] is True
     assert indexed.parameters["folder_mrc"].default == ""
     assert indexed.parameters["skip_exist"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_paired_missing_stack_error_or_skip(tmp_path: Path) -> None:
+    mrcs, stars, params = write_paired_star_inputs(tmp_path, sizes=(3, 4))
+    mrcs[0].unlink()
+    with pytest.raises(ImageStackError, match="stack file not found") as caught:
+        convert_particle_stacks_from_paired_star_and_mrc_files(
+            params, mrcs, stars, folder_output=tmp_path / "out", flag_plots=False
+        )
+    assert str(mrcs[0]) in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    report = convert_particle_stacks_from_paired_star_and_mrc_files(
+        params, mrcs, stars, folder_output=tmp_path / "out", flag_plots=False,
+        on_missing="skip",
+    )  # fmt: skip
+    assert report.n_converted == 4
+    assert [item["row"] for item in report.skipped] == [0, 1, 2]
+    stack = _npz(tmp_path / "out")[0]
+    np.testing.assert_array_equal(stack["source_row"], [3, 4, 5, 6])
+    assert (int(stack["stack_start"]), int(stack["stack_end"])) == (0, 4)

@@ -477,22 +477,11 @@ def read_paired_star_metadata(
     parts, resolution, problems = [], [], []
     defaulted: dict[str, float] = {}
     for number, (mrc, star) in enumerate(zip(mrc_files, star_files, strict=True)):
-        table = load_star_table(star)
-        stored = (np.full(len(table), str(mrc)), np.arange(len(table), dtype=np.int64))
-        read = star_table_metadata(star, table, stored, degrees)
+        read, resolved = _read_pair(number, mrc, star, degrees)
         defaulted.update(read.defaulted)
-        found = Path(os.path.abspath(mrc)) if mrc.is_file() else None
-        resolution.append(
-            ResolvedStack(str(mrc), found, "given" if found else "missing", (mrc,))
-        )
-        problems += _count_problem(star, found, len(table))
-        parts.append(
-            dataclasses.replace(
-                read.metadata,
-                stack_path=np.full(len(table), str(found or "")),
-                group=np.full(len(table), number, dtype=np.int64),
-            )
-        )
+        resolution.append(resolved)
+        problems += _count_problem(star, resolved.path, len(read.metadata))
+        parts.append(read.metadata)
     if problems:
         raise ImageStackError(
             f"{len(problems)} STAR/MRC pair(s) do not match; nothing was written:\n  "
@@ -504,6 +493,22 @@ def read_paired_star_metadata(
         metadata, source_row=np.arange(len(metadata), dtype=np.int64)
     )
     return PairedStar(metadata, resolution, defaulted)
+
+
+def _read_pair(
+    number: int, mrc: Path, star: Path, degrees: dict[str, bool]
+) -> tuple[StarTable, ResolvedStack]:
+    table = load_star_table(star)
+    stored = (np.full(len(table), str(mrc)), np.arange(len(table), dtype=np.int64))
+    read = star_table_metadata(star, table, stored, degrees)
+    found = Path(os.path.abspath(mrc)) if mrc.is_file() else None
+    metadata = dataclasses.replace(
+        read.metadata,
+        stack_path=np.full(len(table), str(found or "")),
+        group=np.full(len(table), number, dtype=np.int64),
+    )
+    resolved = ResolvedStack(str(mrc), found, "given" if found else "missing", (mrc,))
+    return dataclasses.replace(read, metadata=metadata), resolved
 
 
 def _count_problem(star: Path, stack: Path | None, n_rows: int) -> list[str]:
