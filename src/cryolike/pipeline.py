@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from .checks import (
     check_stacks,
     determine_pixel_size,
 )
-from .errors import ImageStackError, OutputError
+from .errors import ConversionWarning, ImageStackError, OutputError
 from .image_descriptor import ImageDescriptor
 from .manifest import (
     MANIFEST_FORMAT,
@@ -265,6 +266,7 @@ class _Prepared:
     skipped: list[SkippedRow]
     pixel_size: PixelSize
     permissive: frozenset[str]
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 def _check_inputs(
@@ -286,7 +288,18 @@ def _check_inputs(
     check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
     check_lens_scalars(kept_rows)
     permissive = frozenset(path for path, info in used.items() if info.permissive)
-    return _Prepared(kept, skipped, pixel_size, permissive)
+    notes = tuple(
+        {"file": path, "warning": text}
+        for path, info in used.items()
+        for text in info.warnings
+    )
+    for note in notes:
+        warnings.warn(
+            f"{note['file']}: read permissively ({note['warning']})",
+            ConversionWarning,
+            stacklevel=3,
+        )
+    return _Prepared(kept, skipped, pixel_size, permissive, notes)
 
 
 def run(
@@ -299,14 +312,14 @@ def run(
     resolution: list[ResolvedStack] | None = None,
     progress: ProgressCallback | None = None,
     rows_without_images: list[dict[str, Any]] | None = None,
-    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> ConversionReport:
     """Check everything, then convert ``metadata`` into stacks under ``output_dir``.
 
     Every problem with the inputs is found before the first file is written. A run
     that fails part-way removes the files it wrote (a resumed run keeps the stacks
     that were already finished). ``rows_without_images`` (``{"rows": ranges,
-    "reason": ...}``) and ``warnings`` are reported in the manifest and the report.
+    "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
 
     Raises
     ------
@@ -326,7 +339,10 @@ def run(
     )
     if previous is not None:
         _check_resumable(layout, previous, header)
-    manifest = Manifest(layout, header, warnings=list(warnings or []))
+    messages = [
+        f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
+    ]
+    manifest = Manifest(layout, header, warnings=messages + list(notes or []))
     manifest.without_images = list(rows_without_images or [])
     manifest.skipped = [
         {"row": int(metadata.source_row[s.position]), "reason": s.reason}

@@ -4,10 +4,14 @@ from ..compat import (
     convert_particle_stacks_from_cryosparc_job_directory,
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
+    convert_particle_stacks_from_indexed_star_file,
+    convert_particle_stacks_from_paired_star_and_mrc_files,
 )
 
 __all__ = [
     "convert_particle_stacks_from_cryosparc_job_directory",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
+    "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_paired_star_and_mrc_files",
 ]

@@ -1,0 +1,548 @@
+"""RELION ``.star`` files → ParticleMetadata (read through ``starfile``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import starfile
+
+from .errors import (
+    ConversionError,
+    ConversionWarning,
+    ImageStackError,
+    InputFileError,
+    InvalidFieldError,
+    MetadataError,
+    MissingFieldError,
+)
+from .metadata import ParticleMetadata, concatenate_metadata
+from .mrc import inspect_stack
+from .options import OptionError
+from .paths import ResolvedStack
+
+
+@dataclass(frozen=True, slots=True)
+class RelionLabel:
+    """How one RELION label is read: target column, requirement, unit, default."""
+
+    column: str
+    required: bool = False
+    degrees: bool = False
+    default: float | None = None
+
+
+#: RELION label → how it is read. The only place RELION labels are spelled out.
+RELION_LABELS: dict[str, RelionLabel] = {
+    "rlnImageName": RelionLabel("image_name"),
+    "rlnOpticsGroup": RelionLabel("optics_group"),
+    "rlnDefocusU": RelionLabel("defocus_u_angstrom", required=True),
+    "rlnDefocusV": RelionLabel("defocus_v_angstrom", required=True),
+    "rlnDefocusAngle": RelionLabel("defocus_angle_rad", required=True, degrees=True),
+    "rlnPhaseShift": RelionLabel("phase_shift_rad", degrees=True, default=0.0),
+    "rlnSphericalAberration": RelionLabel("spherical_aberration_mm", required=True),
+    "rlnVoltage": RelionLabel("voltage_kv", required=True),
+    "rlnAmplitudeContrast": RelionLabel("amplitude_contrast_fraction", default=0.1),
+    "rlnAngleRot": RelionLabel("angle_rotation_rad", degrees=True),
+    "rlnAngleTilt": RelionLabel("angle_tilt_rad", degrees=True),
+    "rlnAnglePsi": RelionLabel("angle_psi_rad", degrees=True),
+    "rlnCtfBfactor": RelionLabel("ctf_bfactor", default=0.0),
+    "rlnCtfScalefactor": RelionLabel("ctf_scalefactor", default=1.0),
+    "rlnImagePixelSize": RelionLabel("pixel_size_angstrom"),
+    "rlnDetectorPixelSize": RelionLabel("detector_pixel_size_um"),
+    "rlnMagnification": RelionLabel("magnification"),
+}
+_LABEL: dict[str, str] = {spec.column: label for label, spec in RELION_LABELS.items()}
+#: Columns read into ParticleMetadata from the table (the lens and pose values).
+_VALUE_COLUMNS: tuple[str, ...] = (
+    "defocus_u_angstrom",
+    "defocus_v_angstrom",
+    "defocus_angle_rad",
+    "phase_shift_rad",
+    "spherical_aberration_mm",
+    "voltage_kv",
+    "amplitude_contrast_fraction",
+    "angle_rotation_rad",
+    "angle_tilt_rad",
+    "angle_psi_rad",
+    "ctf_bfactor",
+    "ctf_scalefactor",
+)
+#: Defaults worth a warning: they change the CTF when the guess is wrong.
+_WARN_DEFAULTS: frozenset[str] = frozenset({"amplitude_contrast_fraction"})
+_RELION_JOB = re.compile(r"^job\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class StarTable:
+    """One STAR file read into ParticleMetadata, with what was filled in.
+
+    Attributes
+    ----------
+    metadata
+        The particles, in STAR row order.
+    defaulted
+        ``{label: value}`` for every absent column that was filled with a default.
+    pixel_size_source
+        The label(s) the pixel size came from, or ``None`` when the STAR has none.
+    """
+
+    metadata: ParticleMetadata
+    defaulted: dict[str, float]
+    pixel_size_source: str | None
+
+
+def label(column: str) -> str:
+    """The RELION label of one of our column names (for messages)."""
+    return _LABEL[column]
+
+
+def load_star_table(path: Path) -> Any:
+    """The particle table of a STAR file as a DataFrame, optics joined in.
+
+    RELION 3.1+ files (``data_optics`` + ``data_particles``) are joined on
+    ``rlnOpticsGroup``: every particle must find its group, and a column present
+    in both blocks keeps the particle's value. A file with one data block (RELION
+    3.0 and older, or paired mode) is used as it is.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read or holds no usable data block.
+    MissingFieldError, MetadataError
+        For a broken optics join (see :func:`join_optics`).
+    """
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except FileNotFoundError as err:
+        raise InputFileError(f"{path}: file not found") from err
+    except Exception as err:
+        raise InputFileError(f"{path}: cannot be read as a STAR file ({err})") from err
+    blocks = {name: _as_frame(block) for name, block in blocks.items()}
+    if "particles" in blocks:
+        particles = blocks["particles"]
+        optics = blocks.get("optics")
+        if optics is not None:
+            particles = join_optics(path, particles, optics)
+    elif len(blocks) == 1:
+        particles = next(iter(blocks.values()))
+    else:
+        found = ", ".join(f"data_{name}" for name in blocks) or "no data block"
+        raise InputFileError(
+            f"{path}: found {found}; expected data_particles (with data_optics) or "
+            "a single data block with one row per particle"
+        )
+    if len(particles) == 0:
+        raise MetadataError(f"{path}: holds no particles (0 rows)", path=path)
+    return particles.reset_index(drop=True)
+
+
+def _as_frame(block: Any) -> Any:
+    return pd.DataFrame([block]) if isinstance(block, dict) else block
+
+
+def join_optics(path: Path, particles: Any, optics: Any) -> Any:
+    """Add each particle's optics-group columns (the particle's own value wins).
+
+    Raises
+    ------
+    MissingFieldError
+        If either block lacks ``rlnOpticsGroup``.
+    MetadataError
+        If a group is listed twice in ``data_optics``, or a particle's group is
+        not in it (naming the first such row and the count).
+    """
+    key = label("optics_group")
+    for block, table in (("data_particles", particles), ("data_optics", optics)):
+        if key not in table.columns:
+            raise MissingFieldError(
+                f"{path}: {block} has no {key} column, so particles cannot be "
+                "matched to their optics group; expected a RELION 3.1 file",
+                path=path,
+                field=key,
+            )
+    groups = pd.Index(optics[key])
+    if groups.has_duplicates:
+        twice = groups[groups.duplicated()][0]
+        raise MetadataError(
+            f"{path}: data_optics lists {key} {twice} more than once",
+            path=path,
+            field=key,
+            value=twice,
+        )
+    where = groups.get_indexer(particles[key])
+    if (where < 0).any():
+        row = int(np.flatnonzero(where < 0)[0])
+        raise MetadataError(
+            f"{path}: {row_text(particles, row)} — {key} "
+            f"{particles[key].iloc[row]} is not in data_optics (known groups: "
+            f"{', '.join(str(g) for g in groups[:10])}; {int((where < 0).sum())} "
+            "row(s) affected). Add the group to data_optics or fix the rows.",
+            path=path,
+            row=row,
+            field=key,
+            value=particles[key].iloc[row],
+        )
+    joined = particles.copy()
+    for column in optics.columns:
+        if column not in joined.columns:
+            joined[column] = optics[column].to_numpy()[where]
+    return joined
+
+
+def row_text(table: Any, row: int) -> str:
+    """``data_particles row N (rlnImageName '…')`` for messages (row 0-based)."""
+    name = label("image_name")
+    if name in table.columns:
+        return f"data_particles row {row} ({name} '{table[name].iloc[row]}')"
+    return f"data_particles row {row}"
+
+
+def numeric_column(path: Path, table: Any, field: str) -> np.ndarray:
+    """One column as finite float64 values.
+
+    Raises
+    ------
+    InvalidFieldError
+        Naming the first row whose value is not a finite number, and the count.
+    """
+    values: np.ndarray = np.asarray(
+        pd.to_numeric(table[field], errors="coerce"), dtype=np.float64
+    )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise InvalidFieldError(
+            f"{path}: {row_text(table, row)} — {field} is {table[field].iloc[row]!r}; "
+            f"expected a finite number ({bad.size} row(s) affected). Fix or remove "
+            "these rows.",
+            path=path,
+            row=row,
+            field=field,
+            value=table[field].iloc[row],
+        )
+    return values
+
+
+def _value_columns(
+    path: Path, table: Any, degrees: dict[str, bool]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    missing = [
+        name
+        for name, spec in RELION_LABELS.items()
+        if spec.required and name not in table.columns
+    ]
+    if missing:
+        raise MissingFieldError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected them in "
+            "data_particles or data_optics",
+            path=path,
+            field=missing[0],
+        )
+    columns: dict[str, np.ndarray] = {}
+    defaulted: dict[str, float] = {}
+    for column in _VALUE_COLUMNS:
+        name = label(column)
+        spec = RELION_LABELS[name]
+        if name in table.columns:
+            values = numeric_column(path, table, name)
+            in_degrees = degrees.get(column, spec.degrees)
+            columns[column] = np.radians(values) if in_degrees else values
+        elif spec.default is not None:
+            columns[column] = np.full(len(table), spec.default, dtype=np.float64)
+            defaulted[name] = spec.default
+    for name in sorted(set(defaulted) & {label(c) for c in _WARN_DEFAULTS}):
+        warnings.warn(
+            f"{path}: no {name} column; using the default {defaulted[name]:g} for "
+            "every particle",
+            ConversionWarning,
+            stacklevel=3,
+        )
+    return columns, defaulted
+
+
+def pixel_size_column(path: Path, table: Any) -> tuple[np.ndarray | None, str | None]:
+    """Per-row pixel size in Å and its source label(s), or ``(None, None)``.
+
+    ``rlnImagePixelSize`` wins; otherwise RELION 3.0's
+    ``rlnDetectorPixelSize`` (µm) · 1e4 / ``rlnMagnification``.
+
+    Raises
+    ------
+    InvalidFieldError
+        For a value that is not a positive finite number, naming the row.
+    """
+    image, detector, magnification = (
+        label(c)
+        for c in ("pixel_size_angstrom", "detector_pixel_size_um", "magnification")
+    )
+    if image in table.columns:
+        values, source = numeric_column(path, table, image), image
+    elif detector in table.columns and magnification in table.columns:
+        values = numeric_column(path, table, detector) * 1e4
+        values = values / numeric_column(path, table, magnification)
+        source = f"{detector}·1e4/{magnification}"
+    else:
+        return None, None
+    bad = np.flatnonzero(~(values > 0) | ~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise InvalidFieldError(
+            f"{path}: {row_text(table, row)} — pixel size from {source} is "
+            f"{values[row]:g} Å; expected > 0",
+            path=path,
+            row=row,
+            field=source,
+            value=float(values[row]),
+        )
+    return values, source
+
+
+def parse_image_names(path: Path, table: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``rlnImageName`` (``NNNNNN@stack``, 1-based) into paths and indices.
+
+    Raises
+    ------
+    MissingFieldError
+        If the column is absent.
+    InvalidFieldError
+        For an entry without ``@``, a non-integer, ``0@`` or a negative number.
+    """
+    name = label("image_name")
+    if name not in table.columns:
+        raise MissingFieldError(
+            f"{path}: missing column {name}; an indexed STAR file needs "
+            "'NNNNNN@stack.mrcs' per particle (use paired mode for per-stack STARs)",
+            path=path,
+            field=name,
+        )
+    stored: list[str] = []
+    numbers = np.empty(len(table), dtype=np.int64)
+    for row, value in enumerate(table[name].astype(str)):
+        number_text, at, stack = value.partition("@")
+        number = (
+            int(number_text) if re.fullmatch(r"\s*[+-]?\d+\s*", number_text) else None
+        )
+        if not at or not stack or number is None or number < 1:
+            problem = "an image number below 1" if number is not None else "malformed"
+            raise InvalidFieldError(
+                f"{path}: {row_text(table, row)} — {name} is {problem}; expected "
+                "'NNNNNN@stack.mrcs' with NNNNNN counting from 1",
+                path=path,
+                row=row,
+                field=name,
+                value=value,
+            )
+        stored.append(stack)
+        numbers[row] = number - 1
+    return np.array(stored, dtype=str), numbers
+
+
+def star_table_metadata(
+    path: Path,
+    table: Any,
+    stored: tuple[np.ndarray, np.ndarray],
+    degrees: dict[str, bool] | None = None,
+) -> StarTable:
+    """Build :class:`StarTable` from a loaded table and the image locations."""
+    columns, defaulted = _value_columns(path, table, degrees or {})
+    pixel_size, source = pixel_size_column(path, table)
+    stored_path, stored_index = stored
+    metadata = ParticleMetadata(
+        source_path=path,
+        source_row=np.arange(len(table), dtype=np.int64),
+        stored_path=stored_path,
+        stored_index=stored_index,
+        stack_index=stored_index.astype(np.int64),
+        pixel_size_angstrom=pixel_size,
+        field_labels={
+            **_LABEL,
+            "stack_index": "rlnImageName",
+            "stored_path": "rlnImageName",
+        },
+        **columns,
+    )
+    return StarTable(metadata, defaulted, source)
+
+
+def read_star_table(path: str | Path) -> StarTable:
+    """Read an indexed RELION STAR file (one row per particle, ``rlnImageName``).
+
+    Angles (``rlnDefocusAngle``, ``rlnPhaseShift``, ``rlnAngle*``) are converted
+    from degrees to radians (float64). Missing ``rlnPhaseShift`` → 0,
+    ``rlnAmplitudeContrast`` → 0.1 (with a :class:`ConversionWarning`),
+    ``rlnCtfBfactor`` → 0, ``rlnCtfScalefactor`` → 1.
+
+    Raises
+    ------
+    InputFileError
+        If the file is missing or not a STAR file.
+    MissingFieldError
+        Listing every missing required column.
+    InvalidFieldError, MetadataError
+        Naming the file, the 0-based row with its ``rlnImageName`` and the field.
+    """
+    file = Path(path).expanduser()
+    table = load_star_table(file)
+    return star_table_metadata(file, table, parse_image_names(file, table))
+
+
+def read_star_metadata(path: str | Path) -> ParticleMetadata:
+    """Read an indexed RELION STAR file into :class:`ParticleMetadata`.
+
+    See :func:`read_star_table`.
+
+    Raises
+    ------
+    ConversionError
+        As :func:`read_star_table`.
+    """
+    return read_star_table(path).metadata
+
+
+def infer_relion_project_dir(star_path: Path) -> Path | None:
+    """The RELION project folder of ``<project>/<JobType>/jobNNN/file.star``."""
+    parent = star_path.resolve().parent
+    return parent.parent.parent if _RELION_JOB.match(parent.name) else None
+
+
+def as_path_list(
+    files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[Path]:
+    """One path or a sequence of paths → a list of expanded paths."""
+    items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    return [Path(item).expanduser() for item in items]
+
+
+@dataclass(frozen=True, slots=True)
+class PairedStar:
+    """Paired STAR + MRC inputs read into one ParticleMetadata.
+
+    Attributes
+    ----------
+    metadata
+        All images, list order then image order; ``group`` is the pair number,
+        ``source_row`` the running image number, ``stack_path`` set directly.
+    resolution
+        Where each MRC file was found (or that it is missing).
+    defaulted
+        ``{label: value}`` for every column filled with a default in any STAR.
+    """
+
+    metadata: ParticleMetadata
+    resolution: list[ResolvedStack]
+    defaulted: dict[str, float]
+
+
+def read_paired_star_metadata(
+    mrc_files: Sequence[Path],
+    star_files: Sequence[Path],
+    *,
+    defocus_angle_is_degree: bool = True,
+    phase_shift_is_degree: bool = True,
+) -> PairedStar:
+    """Read one STAR per MRC stack; row ``i`` of a STAR describes image ``i``.
+
+    ``rlnImageName`` is ignored. Every readable stack must hold exactly as many
+    images as its STAR has rows; this is checked for all pairs before anything is
+    written. Missing or unreadable stacks are left to the pipeline's stack check
+    (so ``on_missing='skip'`` can skip them).
+
+    Raises
+    ------
+    OptionError
+        If the two lists differ in length or are empty.
+    InputFileError
+        Listing every STAR file that does not exist.
+    ImageStackError
+        Listing every pair whose row and image counts differ.
+    MetadataError
+        As :func:`read_star_table`, naming the STAR file, row and field.
+    """
+    if len(mrc_files) != len(star_files) or not mrc_files:
+        raise OptionError(
+            f"particle_file_list has {len(mrc_files)} file(s) but star_file_list has "
+            f"{len(star_files)}; give one STAR file per MRC stack, in the same order"
+        )
+    missing = [str(path) for path in star_files if not path.is_file()]
+    if missing:
+        raise InputFileError(f"STAR file(s) not found: {', '.join(missing)}")
+    degrees = {
+        "defocus_angle_rad": defocus_angle_is_degree,
+        "phase_shift_rad": phase_shift_is_degree,
+    }
+    parts, resolution, problems = [], [], []
+    defaulted: dict[str, float] = {}
+    for number, (mrc, star) in enumerate(zip(mrc_files, star_files, strict=True)):
+        read, resolved = _read_pair(number, mrc, star, degrees)
+        defaulted.update(read.defaulted)
+        resolution.append(resolved)
+        problems += _count_problem(star, resolved.path, len(read.metadata))
+        parts.append(read.metadata)
+    if problems:
+        raise ImageStackError(
+            f"{len(problems)} STAR/MRC pair(s) do not match; nothing was written:\n  "
+            + "\n  ".join(problems)
+            + "\nPaired mode matches STAR row i to image i, so the counts must agree."
+        )
+    metadata = concatenate_metadata(parts)
+    metadata = dataclasses.replace(
+        metadata, source_row=np.arange(len(metadata), dtype=np.int64)
+    )
+    return PairedStar(metadata, resolution, defaulted)
+
+
+def _read_pair(
+    number: int, mrc: Path, star: Path, degrees: dict[str, bool]
+) -> tuple[StarTable, ResolvedStack]:
+    table = load_star_table(star)
+    stored = (np.full(len(table), str(mrc)), np.arange(len(table), dtype=np.int64))
+    read = star_table_metadata(star, table, stored, degrees)
+    found = Path(os.path.abspath(mrc)) if mrc.is_file() else None
+    metadata = dataclasses.replace(
+        read.metadata,
+        stack_path=np.full(len(table), str(found or "")),
+        group=np.full(len(table), number, dtype=np.int64),
+    )
+    resolved = ResolvedStack(str(mrc), found, "given" if found else "missing", (mrc,))
+    return dataclasses.replace(read, metadata=metadata), resolved
+
+
+def _count_problem(star: Path, stack: Path | None, n_rows: int) -> list[str]:
+    if stack is None:
+        return []
+    try:
+        n_images = inspect_stack(stack).n_images
+    except ConversionError:
+        return []  # reported by the pipeline's stack check
+    if n_images == n_rows:
+        return []
+    return [f"{star} has {n_rows} row(s) but {stack} holds {n_images} image(s)"]
+
+
+__all__ = [
+    "RELION_LABELS",
+    "PairedStar",
+    "RelionLabel",
+    "StarTable",
+    "as_path_list",
+    "infer_relion_project_dir",
+    "join_optics",
+    "load_star_table",
+    "numeric_column",
+    "parse_image_names",
+    "pixel_size_column",
+    "read_paired_star_metadata",
+    "read_star_metadata",
+    "read_star_table",
+    "row_text",
+    "star_table_metadata",
+]
