@@ -227,7 +227,7 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         Annotated[
             float | None,
             typer.Option(
-                help="Å per pixel of the stored images (default: metadata, MRC header).",
+                help="Å per stored pixel (default: from metadata or MRC header).",
             ),
         ],
         None,
