@@ -122,7 +122,7 @@ def test_summary_lists_skipped_and_unconverted_rows(tmp_path: Path) -> None:
 
 
 def test_summary_needs_a_manifest(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="manifest.json"):
+    with pytest.raises(OutputError, match=r"manifest\.json"):
         summarize_output(tmp_path)
 
 
