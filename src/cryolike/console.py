@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+import typer
+
+from .errors import ConversionError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -13,6 +20,8 @@ if TYPE_CHECKING:
     from .inspection import OutputSummary
     from .pipeline import ConversionReport, StackRecord
     from .verification import VerificationReport
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Seconds between plain progress lines when stderr is not a terminal.
 PLAIN_INTERVAL_SECONDS = 5.0
@@ -183,3 +192,42 @@ def verification_lines(report: VerificationReport) -> list[str]:
     return [str(problem) for problem in report.problems] + [
         f"FAILED: {len(report.problems)} problem(s); {checked}"
     ]
+
+
+@dataclass(slots=True)
+class _State:
+    """Settings of the running command line."""
+
+    debug: bool = False
+
+
+_STATE = _State()
+
+
+def _echo_error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def reports_errors(command: F) -> F:
+    """Turn a :class:`ConversionError` into one line on stderr and exit code 1.
+
+    With ``cryolike --debug`` the traceback is shown instead. Other exceptions
+    (bugs) keep their traceback.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConversionError as err:
+            if _STATE.debug:
+                raise
+            _echo_error(str(err))
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def set_debug(enabled: bool) -> None:
+    """Show tracebacks of conversion errors (``cryolike --debug``)."""
+    _STATE.debug = enabled
