@@ -1,8 +1,8 @@
 """The ``cryolike`` command line: a thin typer layer over the Python API.
 
-Only the CLI modules (this one, :mod:`cryolike.cli_convert`, :mod:`cryolike.console`)
-print. Conversion errors become
-one message on stderr and exit code 1; usage errors exit with 2.
+Only the CLI modules (this one, :mod:`cryolike.cli_convert` and
+:mod:`cryolike.console`) print. Conversion errors become one message on stderr
+and exit code 1; usage errors exit with 2.
 """
 
 from __future__ import annotations
