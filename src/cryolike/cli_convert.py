@@ -169,6 +169,16 @@ def conversion_command(command: Converter) -> Callable[..., None]:
     arguments ``settings`` (:class:`ConvertSettings`) and ``progress``; it returns
     the :class:`ConversionReport`. The shared options are added to its signature,
     and progress display, warnings, the summary line and errors are handled here.
+
+    Parameters
+    ----------
+    command
+        ``command(<own arguments>, *, settings, progress) -> ConversionReport``.
+
+    Returns
+    -------
+    Callable
+        The typer command: its own arguments followed by :data:`SHARED_OPTIONS`.
     """
     own = inspect.signature(command, eval_str=True)
     specific = [

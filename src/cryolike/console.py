@@ -213,6 +213,16 @@ def reports_errors(command: F) -> F:
 
     With ``cryolike --debug`` the traceback is shown instead. Other exceptions
     (bugs) keep their traceback.
+
+    Parameters
+    ----------
+    command
+        A typer command function.
+
+    Returns
+    -------
+    Callable
+        The same command, wrapped (its signature is kept for typer).
     """
 
     @functools.wraps(command)
