@@ -72,7 +72,9 @@ def plot_fourier_montage(
         axis.pcolormesh(
             theta, grid.radius_shells, magnitude, shading="auto", cmap="viridis"
         )
-    figure.suptitle(title + " (log10 |F|)")
+    figure.suptitle(
+        title + "\nlog10 |F|: angle θ around, shell radius outward (DC at centre)"
+    )
     figure.savefig(path, dpi=80)
     plt.close(figure)
 
@@ -86,16 +88,74 @@ def plot_power_spectrum(
     fourier: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
 ) -> None:
     """Radially averaged power against resolution (Å) of the actual output grid."""
+    plot_radial_power(power_spectrum(fourier), descriptor, path, title)
+
+
+def plot_radial_power(
+    power: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
+) -> None:
+    """Plot a radially averaged power spectrum against resolution.
+
+    Parameters
+    ----------
+    power
+        Mean ``|F|^2`` per shell, shape ``(n_shells,)`` (see :func:`power_spectrum`).
+    descriptor
+        The output grid; shell radii become resolutions in Å.
+    path
+        Where the PNG goes.
+    title
+        Figure title.
+    """
     plt = _pyplot()
     grid = descriptor.polar_grid
     resolution = grid.resolution_angstrom(descriptor.box_size_angstrom())
     figure, axis = plt.subplots(figsize=(5, 3.5))
-    axis.loglog(resolution, power_spectrum(fourier), marker=".", linewidth=1)
+    axis.loglog(resolution, power, marker=".", linewidth=1)
     axis.invert_xaxis()
     axis.set_xlabel("resolution (Å)")
     axis.set_ylabel("mean |F|² (normalised)")
     axis.set_title(title)
     axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_defocus_histogram(
+    defocus_u_angstrom: np.ndarray,
+    defocus_v_angstrom: np.ndarray,
+    path: Path,
+    title: str,
+) -> None:
+    """Histogram of the per-image defocus U and V values.
+
+    Parameters
+    ----------
+    defocus_u_angstrom, defocus_v_angstrom
+        Defocus along the two astigmatism axes, Å, shape ``(n_images,)``.
+    path
+        Where the PNG goes.
+    title
+        Figure title.
+    """
+    plt = _pyplot()
+    values = np.concatenate([defocus_u_angstrom, defocus_v_angstrom])
+    finite = values[np.isfinite(values)]
+    span = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if span[0] == span[1]:
+        span = (span[0] - 0.5, span[1] + 0.5)
+    bins = np.linspace(span[0], span[1], max(5, min(50, finite.size // 4)) + 1)
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for values_one, label in (
+        (defocus_u_angstrom, "defocus U"),
+        (defocus_v_angstrom, "defocus V"),
+    ):
+        axis.hist(values_one, bins=bins, histtype="step", linewidth=1.5, label=label)
+    axis.set_xlabel("defocus (Å)")
+    axis.set_ylabel("number of images")
+    axis.set_title(title)
+    axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)

@@ -1,0 +1,269 @@
+"""The ``cryolike convert`` sub-app: shared conversion options and one subcommand
+per kind of input.
+
+A new input kind is one function decorated with ``@convert_app.command(NAME)`` and
+:func:`conversion_command`: it declares only its own arguments, takes ``settings``
+and ``progress`` keywords and returns the :class:`ConversionReport`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .console import reports_errors
+from .errors import ConversionWarning
+from .pipeline import ConversionReport, ProgressCallback
+
+convert_app = typer.Typer(
+    help="Convert particle stacks; one subcommand per kind of input.",
+    no_args_is_help=True,
+)
+
+
+class DownsampleType(str, Enum):
+    """How ``--downsample`` pools f x f pixel blocks."""
+
+    mean = "mean"
+    max = "max"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvertSettings:
+    """The options every ``convert`` subcommand shares (see :data:`SHARED_OPTIONS`)."""
+
+    params: Path
+    out: Path
+    batch_size: int
+    n_stacks_max: int
+    pixel_size: float | None
+    downsample: int
+    downsample_type: DownsampleType
+    plots: bool
+    overwrite: bool
+    resume: bool
+    skip_missing: bool
+    skip_invalid: bool
+    workers: int
+    quiet: bool
+
+    def api_arguments(self) -> dict[str, Any]:
+        """The keyword arguments these options become in the compat wrappers."""
+        return {
+            "params_input": self.params,
+            "folder_output": self.out,
+            "batch_size": self.batch_size,
+            "n_stacks_max": self.n_stacks_max,
+            "pixel_size": self.pixel_size,
+            "downsample_factor": self.downsample,
+            "downsample_type": self.downsample_type.value,
+            "skip_exist": self.resume,
+            "flag_plots": self.plots,
+            "overwrite": self.overwrite,
+            "on_missing": "skip" if self.skip_missing else "error",
+            "on_invalid": "skip" if self.skip_invalid else "error",
+            "workers": self.workers,
+        }
+
+
+_EMPTY = inspect.Parameter.empty
+#: ``(name, annotation, default)`` of the options shared by ``convert`` subcommands.
+SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    (
+        "params",
+        Annotated[
+            Path,
+            typer.Option(
+                exists=True, dir_okay=False, help="Params file (cryolike params)."
+            ),
+        ],
+        _EMPTY,
+    ),
+    (
+        "out",
+        Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+        _EMPTY,
+    ),
+    ("batch_size", Annotated[int, typer.Option(min=1, help="Images per stack.")], 1024),
+    (
+        "n_stacks_max",
+        Annotated[int, typer.Option(help="Stop after this many stacks (-1: all).")],
+        -1,
+    ),
+    (
+        "pixel_size",
+        Annotated[
+            float | None,
+            typer.Option(
+                help="Å per stored pixel (default: from metadata or MRC header).",
+            ),
+        ],
+        None,
+    ),
+    (
+        "downsample",
+        Annotated[int, typer.Option(min=1, help="Integer pooling factor.")],
+        1,
+    ),
+    (
+        "downsample_type",
+        Annotated[DownsampleType, typer.Option(help="Pooling of f x f blocks.")],
+        DownsampleType.mean,
+    ),
+    (
+        "plots",
+        Annotated[bool, typer.Option("--plots/--no-plots", help="PNGs per stack.")],
+        True,
+    ),
+    (
+        "overwrite",
+        Annotated[
+            bool, typer.Option("--overwrite", help="Replace a previous run in OUT.")
+        ],
+        False,
+    ),
+    (
+        "resume",
+        Annotated[
+            bool, typer.Option("--resume", help="Continue a previous run in OUT.")
+        ],
+        False,
+    ),
+    (
+        "skip_missing",
+        Annotated[
+            bool,
+            typer.Option("--skip-missing", help="Skip rows whose stack is missing."),
+        ],
+        False,
+    ),
+    (
+        "skip_invalid",
+        Annotated[
+            bool, typer.Option("--skip-invalid", help="Skip flat or non-finite images.")
+        ],
+        False,
+    ),
+    ("workers", Annotated[int, typer.Option(min=1, help="Worker processes.")], 1),
+    (
+        "quiet",
+        Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")],
+        False,
+    ),
+)
+_SHARED_NAMES = tuple(name for name, _, _ in SHARED_OPTIONS)
+Converter = Callable[..., ConversionReport]
+
+
+def conversion_command(command: Converter) -> Callable[..., None]:
+    """Make a ``convert`` subcommand from a function of its own arguments.
+
+    ``command`` declares only what is specific to its input kind, plus keyword
+    arguments ``settings`` (:class:`ConvertSettings`) and ``progress``; it returns
+    the :class:`ConversionReport`. The shared options are added to its signature,
+    and progress display, warnings, the summary line and errors are handled here.
+
+    Parameters
+    ----------
+    command
+        ``command(<own arguments>, *, settings, progress) -> ConversionReport``.
+
+    Returns
+    -------
+    Callable
+        The typer command: its own arguments followed by :data:`SHARED_OPTIONS`.
+    """
+    own = inspect.signature(command, eval_str=True)
+    specific = [
+        p for name, p in own.parameters.items() if name not in ("settings", "progress")
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for name, a, d in SHARED_OPTIONS
+    ]
+
+    def wrapper(**arguments: Any) -> None:
+        settings = ConvertSettings(
+            **{name: arguments.pop(name) for name in _SHARED_NAMES}
+        )
+        _run_conversion(
+            settings,
+            lambda progress: command(settings=settings, progress=progress, **arguments),
+        )
+
+    wrapper.__name__ = command.__name__
+    wrapper.__qualname__ = command.__qualname__
+    wrapper.__doc__ = command.__doc__
+    wrapper.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[*specific, *shared], return_annotation=None
+    )
+    return reports_errors(wrapper)
+
+
+def _run_conversion(
+    settings: ConvertSettings, convert: Callable[[ProgressCallback], ConversionReport]
+) -> None:
+    from .console import ProgressReporter, conversion_summary, skipped_lines
+
+    if settings.overwrite and settings.resume:
+        raise typer.BadParameter(
+            "--overwrite and --resume exclude each other", param_hint="'--resume'"
+        )
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        ProgressReporter(quiet=settings.quiet) as reporter,
+    ):
+        warnings.simplefilter("always", ConversionWarning)
+        report = convert(reporter)
+    for item in caught:
+        if issubclass(item.category, ConversionWarning):
+            typer.echo(f"warning: {item.message}", err=True)
+        else:
+            warnings.warn_explicit(
+                item.message, item.category, item.filename, item.lineno
+            )
+    if report.skipped and not settings.quiet:
+        typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
+        typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
+    typer.echo(conversion_summary(report))
+
+
+@convert_app.command("cryosparc")
+@conversion_command
+def convert_cryosparc(
+    particles: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="The .cs file to convert."),
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option(file_okay=False, help="Folder of the MRC stacks (by basename)."),
+    ] = None,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            help="CryoSPARC project (default: inferred from the .cs path).",
+        ),
+    ] = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
+    from .compat import convert_particle_stacks_from_indexed_cryosparc_file
+
+    return convert_particle_stacks_from_indexed_cryosparc_file(
+        file_cs=particles,
+        folder_cryosparc=folder or "",
+        project_dir=project_dir,
+        progress=progress,
+        **settings.api_arguments(),
+    )
