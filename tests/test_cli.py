@@ -337,7 +337,7 @@ def test_verify_fails_against_another_params_file(
 def test_example_generates_and_converts(tmp_path: Path) -> None:
     result = runner.invoke(app, ["example", str(tmp_path / "example")])
     assert result.exit_code == 0, result.output
-    assert "converted 60 images into 3 stacks" in result.stdout
+    assert "converted 60 images of J5_particles_selected.cs into 3 stacks" in result.stdout
     verified = runner.invoke(app, ["verify", str(tmp_path / "example" / "stacks")])
     assert verified.exit_code == 0, verified.output
 

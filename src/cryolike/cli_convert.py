@@ -229,6 +229,8 @@ def _run_conversion(
             warnings.warn_explicit(
                 item.message, item.category, item.filename, item.lineno
             )
+    for text in report.warnings:
+        typer.echo(f"warning: {text}", err=True)
     if report.skipped and not settings.quiet:
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
@@ -264,6 +266,99 @@ def convert_cryosparc(
         file_cs=particles,
         folder_cryosparc=folder or "",
         project_dir=project_dir,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+@convert_app.command("cryosparc-job")
+@conversion_command
+def convert_cryosparc_job(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, help="Folder holding J<n> (the project)."
+        ),
+    ],
+    job: Annotated[int, typer.Option("--job", "-j", help="Job number n of J<n>.")],
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
+    from .compat import convert_particle_stacks_from_cryosparc_job_directory
+
+    return convert_particle_stacks_from_cryosparc_job_directory(
+        folder_cryosparc=folder,
+        job_number=job,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+@convert_app.command("star")
+@conversion_command
+def convert_star(
+    particles: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="The .star file to convert."),
+    ],
+    folder: Annotated[
+        Path | None,
+        typer.Option(file_okay=False, help="Folder of the MRC stacks (by basename)."),
+    ] = None,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False, help="RELION project folder (default: inferred)."
+        ),
+    ] = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert the particles of an indexed RELION .star file (rlnImageName)."""
+    from .compat import convert_particle_stacks_from_indexed_star_file
+
+    return convert_particle_stacks_from_indexed_star_file(
+        star_file=particles,
+        folder_mrc=folder or "",
+        project_dir=project_dir,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+@convert_app.command("star-pairs")
+@conversion_command
+def convert_star_pairs(
+    mrc: Annotated[
+        list[Path],
+        typer.Option(exists=True, dir_okay=False, help="An MRC stack (repeat)."),
+    ],
+    star: Annotated[
+        list[Path],
+        typer.Option(exists=True, dir_okay=False, help="Its STAR file (repeat)."),
+    ],
+    angles_in_radians: Annotated[
+        bool,
+        typer.Option(
+            "--angles-in-radians",
+            help="DefocusAngle and PhaseShift are in radians (default: degrees).",
+        ),
+    ] = False,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert MRC stacks each described row by row by its own STAR file."""
+    from .compat import convert_particle_stacks_from_paired_star_and_mrc_files
+
+    return convert_particle_stacks_from_paired_star_and_mrc_files(
+        particle_file_list=mrc,
+        star_file_list=star,
+        defocus_angle_is_degree=not angles_in_radians,
+        phase_shift_is_degree=not angles_in_radians,
         progress=progress,
         **settings.api_arguments(),
     )

@@ -128,6 +128,8 @@ def conversion_summary(report: ConversionReport) -> str:
     )
     if report.n_unconverted:
         text += f", {report.n_unconverted} rows not converted (n_stacks_max)"
+    if report.n_without_image:
+        text += f", {report.n_without_image} rows without an image"
     return text + f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
 
 
@@ -178,6 +180,10 @@ def summary_lines(summary: OutputSummary) -> list[str]:
         lines.append(
             f"unconverted:  {unconverted['n_rows']} rows ({unconverted.get('reason')})"
         )
+    for item in summary.without_images:
+        n_without = sum(stop - start for start, stop in item["rows"])
+        lines.append(f"no image:     {n_without} rows ({item['reason']})")
+    lines += [f"warning:      {text}" for text in summary.warnings]
     return lines
 
 

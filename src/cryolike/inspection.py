@@ -49,6 +49,10 @@ class OutputSummary:
         Every skipped row: ``{"row": int, "reason": str}``.
     unconverted
         Rows left out on purpose (``n_rows``, ``reason``, ``rows`` ranges).
+    without_images
+        Rows no image belongs to (job folders): ``{"rows": ranges, "reason": str}``.
+    warnings
+        Oddities of the input that the run worked around or reported.
     """
 
     root: Path
@@ -63,6 +67,8 @@ class OutputSummary:
     phase_shift_rad: tuple[float, float] | None
     skipped: list[dict[str, Any]]
     unconverted: dict[str, Any]
+    without_images: list[dict[str, Any]]
+    warnings: list[str]
 
 
 def load_output_manifest(root: str | Path) -> tuple[OutputLayout, dict[str, Any]]:
@@ -139,7 +145,9 @@ def summarize_output(root: str | Path) -> OutputSummary:
     return OutputSummary(
         root=layout.root,
         status=str(manifest.get("status", "unknown")),
-        n_rows=int(manifest.get("n_rows") or 0),
+        n_rows=int(
+            manifest.get("totals", {}).get("n_rows") or manifest.get("n_rows") or 0
+        ),
         n_stacks=len(stacks),
         n_images=sum(int(entry["n_images"]) for entry in stacks),
         grid=dict(manifest.get("grid", {})),
@@ -149,6 +157,8 @@ def summarize_output(root: str | Path) -> OutputSummary:
         phase_shift_rad=_value_range(lens["phaseShift"]),
         skipped=sorted(skipped, key=lambda item: int(item["row"])),
         unconverted=dict(manifest.get("unconverted", {})),
+        without_images=list(manifest.get("rows_without_images", [])),
+        warnings=[str(text) for text in manifest.get("warnings", [])],
     )
 
 
