@@ -337,7 +337,9 @@ def test_verify_fails_against_another_params_file(
 def test_example_generates_and_converts(tmp_path: Path) -> None:
     result = runner.invoke(app, ["example", str(tmp_path / "example")])
     assert result.exit_code == 0, result.output
-    assert "converted 60 images of J5_particles_selected.cs into 3 stacks" in result.stdout
+    assert (
+        "converted 60 images of J5_particles_selected.cs into 3 stacks" in result.stdout
+    )
     verified = runner.invoke(app, ["verify", str(tmp_path / "example" / "stacks")])
     assert verified.exit_code == 0, verified.output
 
@@ -385,3 +387,58 @@ def test_quiet_progress_draws_nothing() -> None:
     with ProgressReporter(quiet=True, stream=stream) as reporter:
         reporter(_record(0, 8), 8, 8)
     assert stream.getvalue() == ""
+
+
+def test_convert_cryosparc_job_reports_gap(tmp_path: Path) -> None:
+    from cryolike.testing import make_cryosparc_job
+
+    job = make_cryosparc_job(
+        tmp_path / "p", counts=(3, 3, 3, 3), folders=("downsample",), missing=(2,)
+    )
+    arguments = ["convert", "cryosparc-job", str(job.project), "--job", "4"]
+    arguments += ["--params", str(job.params), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, [*arguments, "--no-plots", "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert "converted 6 images into 2 stacks" in result.stdout
+    assert "6 rows without an image" in result.stdout
+    assert "batch_000003_downsample.mrc: not read" in result.stderr
+
+
+def test_convert_star_and_star_pairs(tmp_path: Path) -> None:
+    from cryolike.testing import make_relion_project, write_paired_star_inputs
+
+    relion = make_relion_project(tmp_path / "relion")
+    arguments = [
+        "convert",
+        "star",
+        str(relion.star_file),
+        "--params",
+        str(relion.params),
+    ]
+    result = runner.invoke(
+        app, [*arguments, "--out", str(tmp_path / "o1"), "--no-plots"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "converted 12 images into 1 stacks" in result.stdout
+    mrcs, stars, params = write_paired_star_inputs(tmp_path / "paired", sizes=(7, 6))
+    arguments = ["convert", "star-pairs", "--params", str(params)]
+    for mrc, star in zip(mrcs, stars, strict=True):
+        arguments += ["--mrc", str(mrc), "--star", str(star)]
+    arguments += ["--out", str(tmp_path / "o2"), "--batch-size", "5", "--no-plots"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert "converted 13 images into 4 stacks" in result.stdout
+
+
+def test_star_pairs_length_mismatch_is_an_error(tmp_path: Path) -> None:
+    from cryolike.testing import write_paired_star_inputs
+
+    mrcs, stars, params = write_paired_star_inputs(tmp_path / "paired", sizes=(7, 6))
+    arguments = ["convert", "star-pairs", "--params", str(params)]
+    arguments += ["--mrc", str(mrcs[0]), "--mrc", str(mrcs[1]), "--star", str(stars[0])]
+    result = runner.invoke(
+        app, [*arguments, "--out", str(tmp_path / "o"), "--no-plots"]
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "error:" in result.stderr
