@@ -28,6 +28,13 @@ convert_app = typer.Typer(
 )
 
 
+class Executor(str, Enum):
+    """Where ``convert`` runs the stacks (``--executor``)."""
+
+    local = "local"
+    dask = "dask"
+
+
 class DownsampleType(str, Enum):
     """How ``--downsample`` pools f x f pixel blocks."""
 
@@ -52,6 +59,8 @@ class ConvertSettings:
     skip_missing: bool
     skip_invalid: bool
     workers: int
+    executor: Executor
+    scheduler: str | None
     quiet: bool
 
     def api_arguments(self) -> dict[str, Any]:
@@ -70,6 +79,8 @@ class ConvertSettings:
             "on_missing": "skip" if self.skip_missing else "error",
             "on_invalid": "skip" if self.skip_invalid else "error",
             "workers": self.workers,
+            "executor": self.executor.value,
+            "scheduler_address": self.scheduler,
         }
 
 
@@ -152,6 +163,28 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         False,
     ),
     ("workers", Annotated[int, typer.Option(min=1, help="Worker processes.")], 1),
+    (
+        "executor",
+        Annotated[
+            Executor,
+            typer.Option(
+                help="local: processes on this machine; dask: one task per stack on "
+                "a Dask cluster (pip install 'cryolike[dask]')."
+            ),
+        ],
+        Executor.local,
+    ),
+    (
+        "scheduler",
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Dask scheduler address (tcp://host:8786) for --executor dask; "
+                "default: a local cluster of --workers processes."
+            ),
+        ],
+        None,
+    ),
     (
         "quiet",
         Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")],

@@ -11,7 +11,7 @@ from .cryosparc import read_cryosparc_metadata
 from .cryosparc_job import find_job_files, read_job_metadata
 from .image_descriptor import ImageDescriptor
 from .manifest import describe_input_file
-from .options import ConversionOptions, OnProblem
+from .options import ConversionOptions, ExecutorName, OnProblem
 from .paths import resolve_stack_paths
 from .pipeline import ConversionReport, ProgressCallback, run
 from .star import (
@@ -51,6 +51,8 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
     workers: int = 1,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert the particles listed in a CryoSPARC ``.cs`` file.
@@ -88,7 +90,13 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes.
+        Worker processes (of the local Dask cluster with ``executor='dask'``).
+    executor
+        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
+        ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
+    scheduler_address
+        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
+        cluster for the run.
     progress
         Called after every stack with ``(record, images_done, images_total)``.
 
@@ -114,6 +122,8 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
         overwrite=overwrite,
         resume=skip_exist,
         workers=workers,
+        executor=executor,
+        scheduler_address=scheduler_address,
     )
     cs_path = Path(file_cs).expanduser()
     metadata = read_cryosparc_metadata(cs_path)
@@ -158,6 +168,8 @@ def convert_particle_stacks_from_indexed_star_file(
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
     workers: int = 1,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert the particles listed in an indexed RELION STAR file.
@@ -196,7 +208,13 @@ def convert_particle_stacks_from_indexed_star_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes.
+        Worker processes (of the local Dask cluster with ``executor='dask'``).
+    executor
+        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
+        ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
+    scheduler_address
+        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
+        cluster for the run.
     progress
         Called after every stack with ``(record, images_done, images_total)``.
 
@@ -222,6 +240,8 @@ def convert_particle_stacks_from_indexed_star_file(
         overwrite=overwrite,
         resume=skip_exist,
         workers=workers,
+        executor=executor,
+        scheduler_address=scheduler_address,
     )
     star_path = Path(star_file).expanduser()
     table = read_star_table(star_path)
@@ -272,6 +292,8 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
     workers: int = 1,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert MRC stacks, each described row by row by its own STAR file.
@@ -306,7 +328,13 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes.
+        Worker processes (of the local Dask cluster with ``executor='dask'``).
+    executor
+        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
+        ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
+    scheduler_address
+        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
+        cluster for the run.
     progress
         Called after every stack with ``(record, images_done, images_total)``.
 
@@ -332,6 +360,8 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
         overwrite=overwrite,
         resume=skip_exist,
         workers=workers,
+        executor=executor,
+        scheduler_address=scheduler_address,
         flush_per_group=True,
     )
     star_paths = as_path_list(star_file_list)
@@ -391,6 +421,8 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
     workers: int = 1,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert a CryoSPARC job folder ``folder_cryosparc/J<job_number>``.
@@ -405,7 +437,8 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     Parameters
     ----------
     params_input, folder_output, batch_size, n_stacks_max, downsample_factor,
-    downsample_type, skip_exist, flag_plots, overwrite, on_invalid, workers, progress
+    downsample_type, skip_exist, flag_plots, overwrite, on_invalid, workers,
+    executor, scheduler_address, progress
         As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`.
     folder_cryosparc
         The folder holding ``J<n>`` (the CryoSPARC project folder).
@@ -438,6 +471,8 @@ def convert_particle_stacks_from_cryosparc_job_directory(
         overwrite=overwrite,
         resume=skip_exist,
         workers=workers,
+        executor=executor,
+        scheduler_address=scheduler_address,
     )
     files = find_job_files(folder_cryosparc, job_number)
     metadata, surplus = read_job_metadata(files)

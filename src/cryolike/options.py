@@ -14,6 +14,7 @@ class OptionError(ConversionError, ValueError):
 
 
 OnProblem = Literal["error", "skip"]
+ExecutorName = Literal["local", "dask"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +44,13 @@ class ConversionOptions:
         Processes converting stacks in parallel.
     flush_per_group
         Never mix input groups (paired STAR files) in one stack.
+    executor
+        ``'local'``: ``workers`` processes on this machine (serial for 1);
+        ``'dask'``: one task per stack on a ``dask.distributed`` cluster
+        (needs ``pip install 'cryolike[dask]'``).
+    scheduler_address
+        With ``executor='dask'``: the scheduler to connect to (``tcp://host:port``);
+        ``None`` starts a local cluster of ``workers`` processes for the run.
     """
 
     batch_size: int = 1024
@@ -57,6 +65,8 @@ class ConversionOptions:
     resume: bool = False
     workers: int = 1
     flush_per_group: bool = False
+    executor: ExecutorName = "local"
+    scheduler_address: str | None = None
 
     def __post_init__(self) -> None:
         _check_int("batch_size", self.batch_size, minimum=1)
@@ -76,6 +86,7 @@ class ConversionOptions:
             raise OptionError(
                 f"pixel_size must be > 0 Å; got {self.pixel_size_angstrom}"
             )
+        _check_executor(self.executor, self.scheduler_address)
         if self.overwrite and self.resume:
             raise OptionError("overwrite and resume (skip_exist) exclude each other")
 
@@ -92,6 +103,22 @@ class ConversionOptions:
             "on_invalid": self.on_invalid,
             "flush_per_group": self.flush_per_group,
         }
+
+
+def _check_executor(executor: object, scheduler_address: object) -> None:
+    if executor not in ("local", "dask"):
+        raise OptionError(f"executor must be 'local' or 'dask'; got {executor!r}")
+    if scheduler_address is None:
+        return
+    if not isinstance(scheduler_address, str) or not scheduler_address.strip():
+        raise OptionError(
+            f"scheduler_address must be an address such as 'tcp://host:8786'; "
+            f"got {scheduler_address!r}"
+        )
+    if executor != "dask":
+        raise OptionError(
+            "scheduler_address is only used with executor='dask' (CLI: --executor dask)"
+        )
 
 
 def _check_int(name: str, value: object, minimum: int | None) -> None:

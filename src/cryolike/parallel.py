@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
 
+from .options import ExecutorName
+
 Task = TypeVar("Task")
 Result = TypeVar("Result")
 
@@ -19,14 +21,29 @@ def _init_worker() -> None:
 
 
 def map_in_order(
-    function: Callable[[Task], Result], tasks: Iterable[Task], workers: int
+    function: Callable[[Task], Result],
+    tasks: Iterable[Task],
+    workers: int,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
 ) -> Iterator[Result]:
     """Apply ``function`` to every task and yield the results in task order.
 
     With ``workers > 1`` a pool of single-threaded worker processes runs the tasks,
     at most ``2 * workers`` at a time, so memory stays bounded whatever the number
-    of tasks.
+    of tasks. ``executor='dask'`` runs them on a Dask cluster instead (see
+    :func:`cryolike.dask_executor.map_on_dask`).
+
+    Raises
+    ------
+    MissingDependencyError
+        For ``executor='dask'`` without dask installed.
     """
+    if executor == "dask":
+        from .dask_executor import map_on_dask
+
+        yield from map_on_dask(function, tasks, workers, scheduler_address)
+        return
     if workers <= 1:
         for task in tasks:
             yield function(task)

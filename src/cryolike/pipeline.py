@@ -367,7 +367,13 @@ def run(
     total_images = int(sum(len(plan.positions) for plan in plans))
     converted = int(sum(entry["n_images"] for entry in done.values()))
     try:
-        for record in map_in_order(convert_batch, tasks, options.workers):
+        for record in map_in_order(
+            convert_batch,
+            tasks,
+            options.workers,
+            options.executor,
+            options.scheduler_address,
+        ):
             manifest.stacks[record.number] = record.to_entry()
             manifest.write()
             converted += record.n_images
@@ -377,7 +383,9 @@ def run(
                 progress(record, converted, total_images)
     except BaseException:
         if previous is None:
-            remove_previous_run(layout, manifest.to_dict(), [])
+            remove_previous_run(
+                layout, manifest.to_dict(), layout.existing_stack_files()
+            )
         raise
     manifest.status = "complete"
     manifest.write()
