@@ -36,14 +36,23 @@ PIXEL_SIZE = 1.0
 T = TypeVar("T")
 
 
-def make_metadata(n_rows: int, per_file: int) -> ParticleMetadata:
-    """CryoSPARC-like columns: ``>J3/extract/NNNNNN_mic_particles.mrc`` paths (bytes)."""
+def make_metadata(n_rows: int, per_file: int, shuffle: bool) -> ParticleMetadata:
+    """CryoSPARC-like columns: ``>J3/extract/NNNNNN_mic_particles.mrc`` paths (bytes).
+
+    Rows come grouped by stack file, as extraction writes them (files in random
+    order); ``shuffle`` permutes all rows instead (the worst case).
+    """
     rng = np.random.default_rng(0)
     n_files = -(-n_rows // per_file)
     names = np.array(
         [f">J3/extract/{i:06d}_mic_particles.mrc".encode() for i in range(n_files)]
     )
-    order = rng.permutation(n_rows)
+    if shuffle:
+        order = rng.permutation(n_rows)
+    else:
+        files = rng.permutation(n_files)
+        order = (files[:, None] * per_file + np.arange(per_file)).reshape(-1)
+        order = order[order < n_rows]
     file_number = order // per_file
     full = np.full(n_rows, 1.0, dtype=np.float32)
     return ParticleMetadata(
@@ -133,12 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-file", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--n-tasks", type=int, default=100)
+    parser.add_argument(
+        "--shuffle", action="store_true", help="rows in random order (worst case)"
+    )
     args = parser.parse_args(argv)
     timings: dict[str, float] = {}
     raw = timed(
         "build metadata (not counted)",
         timings,
-        lambda: make_metadata(args.n_rows, args.per_file),
+        lambda: make_metadata(args.n_rows, args.per_file, args.shuffle),
     )
     checks.inspect_stack = fake_inspect_stack(args.per_file)  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as root:

@@ -17,7 +17,7 @@ from .errors import (
 from .image_descriptor import ImageDescriptor
 from .metadata import ParticleMetadata
 from .mrc import StackInfo, inspect_stack
-from .paths import ResolvedStack, clean_stored_path
+from .paths import ResolvedStack, clean_stored_path, factorize
 
 MAX_LISTED = 20
 PIXEL_SIZE_RTOL = 1e-4
@@ -70,7 +70,7 @@ def check_stacks(
     tried = {str(item.stored): item.tried for item in resolution or []}
     infos: dict[str, StackInfo] = {}
     failures: dict[str, str] = {}
-    unique, inverse = np.unique(metadata.stack_path, return_inverse=True)
+    unique, inverse = factorize(metadata.stack_path)
     for path in unique:
         if not path:
             continue

@@ -79,15 +79,42 @@ def resolve_stack_paths(
     """
     folder_path = Path(folder).expanduser() if folder not in (None, "") else None
     project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
-    cleaned = np.array(
-        [clean_stored_path(value) for value in metadata.stored_path], dtype=str
-    )
-    unique, inverse = np.unique(cleaned, return_inverse=True)
+    raw, raw_inverse = factorize(metadata.stored_path)
+    cleaned = [clean_stored_path(value) for value in raw]
+    unique = sorted(set(cleaned))
+    number = {stored: index for index, stored in enumerate(unique)}
     resolved = [
-        resolve_stored_path(str(stored), folder_path, project, metadata.source_path)
+        resolve_stored_path(stored, folder_path, project, metadata.source_path)
         for stored in unique
     ]
     paths = np.array(
         [str(item.path) if item.path else "" for item in resolved], dtype=str
     )
-    return dataclasses.replace(metadata, stack_path=paths[inverse]), resolved
+    inverse = np.array([number[stored] for stored in cleaned], dtype=np.int64)
+    return dataclasses.replace(
+        metadata, stack_path=paths[inverse[raw_inverse]]
+    ), resolved
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``, fast when equal values come in runs.
+
+    Metadata rows are mostly grouped by stack file, so the runs are compressed
+    first and only one value per run is sorted.
+
+    Parameters
+    ----------
+    values
+        ``(n,)`` array of any sortable dtype (paths as bytes or text).
+
+    Returns
+    -------
+    unique, inverse
+        Sorted distinct values and, per element, the index of its value.
+    """
+    if values.size == 0:
+        return np.unique(values), np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    unique, run_inverse = np.unique(values[starts], return_inverse=True)
+    lengths = np.diff(np.append(starts, values.size))
+    return unique, np.repeat(run_inverse.reshape(-1), lengths)

@@ -278,11 +278,15 @@ def _check_inputs(
     infos, skipped = check_stacks(
         metadata, resolution, skip=options.on_missing == "skip"
     )
-    kept = np.setdiff1d(np.arange(len(metadata)), [item.position for item in skipped])
+    keep = np.ones(len(metadata), dtype=bool)
+    keep[[item.position for item in skipped]] = False
+    kept = np.flatnonzero(keep)
     if kept.size == 0:
         raise ImageStackError(f"{metadata.source_path}: no row can be converted")
-    kept_rows = metadata.take(kept)
-    used = {str(p): infos[str(p)] for p in np.unique(kept_rows.stack_path)}  # type: ignore[arg-type]
+    kept_rows, used = metadata, infos  # nothing skipped: no copy of 10^7 rows
+    if skipped:
+        kept_rows = metadata.take(kept)
+        used = {str(p): infos[str(p)] for p in np.unique(kept_rows.stack_path)}  # type: ignore[arg-type]
     shape = check_image_shape(used)
     pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
     check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
