@@ -17,7 +17,7 @@ from .errors import (
 from .image_descriptor import ImageDescriptor
 from .metadata import ParticleMetadata
 from .mrc import StackInfo, inspect_stack
-from .paths import ResolvedStack, clean_stored_path, factorize
+from .paths import ResolvedStack, clean_stored_path
 
 MAX_LISTED = 20
 PIXEL_SIZE_RTOL = 1e-4
@@ -63,29 +63,28 @@ def check_stacks(
     ImageStackError
         If stacks are missing, unreadable or too short, and ``skip`` is false.
     """
-    if metadata.stack_path is None:
+    if metadata.stack_file_index is None:
         raise ConversionError(
             f"{metadata.source_path}: stack paths were never resolved"
         )
     tried = {str(item.stored): item.tried for item in resolution or []}
     infos: dict[str, StackInfo] = {}
     failures: dict[str, str] = {}
-    unique, inverse = factorize(metadata.stack_path)
-    for path in unique:
-        if not path:
-            continue
+    for path in metadata.stack_files:
         try:
-            infos[str(path)] = inspect_stack(Path(str(path)))
+            infos[path] = inspect_stack(Path(path))
         except ConversionError as err:
-            failures[str(path)] = str(err)
+            failures[path] = str(err)
     problems: list[str] = []
     skipped: list[SkippedRow] = []
-    order = np.argsort(inverse, kind="stable")
-    groups = np.split(
-        order, np.cumsum(np.bincount(inverse, minlength=len(unique)))[:-1]
-    )
-    for path, rows in zip(unique, groups, strict=False):
-        reason = _stack_problem(str(path), metadata, rows, tried, failures)
+    codes = metadata.stack_file_index + 1  # 0: not found
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(metadata.stack_files) + 1)
+    groups = np.split(order, np.cumsum(counts)[:-1])
+    for path, rows in zip(("", *metadata.stack_files), groups, strict=True):
+        if rows.size == 0:
+            continue
+        reason = _stack_problem(path, metadata, rows, tried, failures)
         if reason is not None:
             problems.append(
                 f"{metadata.row_label(int(rows[0]))}: {reason} ({len(rows)} row(s))"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def read_cryosparc_metadata(
 
 def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMetadata:
     n_rows = len(table)
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, Any] = {}
     for field, column in CTF_FIELDS.items():
         values = np.array(table[field])
         _check_finite(file, table, field, values)

@@ -129,14 +129,15 @@ def read_job_metadata(
         else []
     )
     metadata = metadata.take(np.arange(n_images))
-    stack_path = np.repeat([str(path.resolve()) for path in files.stacks], counts)
+    codes = np.repeat(np.arange(len(files.stacks), dtype=np.int64), counts)
     stored = np.repeat(
         [f"{files.image_dir.name}/{path.name}" for path in files.stacks], counts
     )
     index = np.concatenate([np.arange(count, dtype=np.int64) for count in counts])
     metadata = dataclasses.replace(
         metadata,
-        stack_path=stack_path,
+        stack_files=tuple(str(path.resolve()) for path in files.stacks),
+        stack_file_index=codes,
         stored_path=stored,
         stored_index=index,
         stack_index=index,

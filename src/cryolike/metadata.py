@@ -21,7 +21,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "angle_psi_rad",
     "ctf_bfactor",
     "ctf_scalefactor",
-    "stack_path",
+    "stack_file_index",
     "group",
 )
 
@@ -51,8 +51,10 @@ class ParticleMetadata:
         Per-row microscope values, ``(n,)``; one run needs them unique.
     pixel_size_angstrom, uid, sign, angle_*_rad, ctf_bfactor, ctf_scalefactor
         Optional per-row columns.
-    stack_path
-        Resolved stack file per row (``<U``), once paths are resolved.
+    stack_files, stack_file_index
+        The resolved stack files (a table) and, per row, the int64 position of its
+        file in that table (``-1``: not found), once paths are resolved. Paths are
+        stored once per file, not once per row, so 10^7 rows stay small.
     group
         int64 ``(n,)`` input-file number in the paired mode, where every group is
         flushed into its own stacks.
@@ -80,7 +82,8 @@ class ParticleMetadata:
     angle_psi_rad: np.ndarray | None = None
     ctf_bfactor: np.ndarray | None = None
     ctf_scalefactor: np.ndarray | None = None
-    stack_path: np.ndarray | None = None
+    stack_files: tuple[str, ...] = ()
+    stack_file_index: np.ndarray | None = None
     group: np.ndarray | None = None
     field_labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -112,6 +115,33 @@ class ParticleMetadata:
         }
         return dataclasses.replace(self, **changes)
 
+    def stack_path(self, position: int) -> str:
+        """The resolved stack file of one row ('' when unresolved or missing)."""
+        if self.stack_file_index is None or self.stack_file_index[position] < 0:
+            return ""
+        return self.stack_files[int(self.stack_file_index[position])]
+
+    def stack_paths(self) -> np.ndarray:
+        """The resolved stack file of every row, as a ``<U`` array ('' if missing)."""
+        if self.stack_file_index is None:
+            return np.full(len(self), "", dtype="<U1")
+        table = np.array([*self.stack_files, ""], dtype=str)
+        paths: np.ndarray = table[self.stack_file_index]
+        return paths
+
+    def with_compact_files(self) -> ParticleMetadata:
+        """The same rows with a file table holding only the files they use."""
+        if self.stack_file_index is None:
+            return self
+        used, codes = np.unique(self.stack_file_index, return_inverse=True)
+        valid = used[used >= 0]
+        offset = 1 if used.size and used[0] < 0 else 0
+        return dataclasses.replace(
+            self,
+            stack_files=tuple(self.stack_files[int(i)] for i in valid),
+            stack_file_index=codes.reshape(-1).astype(np.int64) - offset,
+        )
+
     def row_label(self, position: int) -> str:
         """A human label for one row: row number, uid and image location."""
         parts = [f"row {int(self.source_row[position])}"]
@@ -132,6 +162,7 @@ def decode_text(value: object) -> str:
 
 def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
     """Concatenate metadata tables with the same columns (the first's source path)."""
+    parts = _shared_file_table(parts)
     first = parts[0]
     changes: dict[str, Any] = {}
     for item in dataclasses.fields(first):
@@ -141,6 +172,21 @@ def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
         elif any(isinstance(value, np.ndarray) for value in values):
             changes[item.name] = None
     return dataclasses.replace(first, **changes)
+
+
+def _shared_file_table(parts: list[ParticleMetadata]) -> list[ParticleMetadata]:
+    """Re-code every part's ``stack_file_index`` into one combined file table."""
+    if any(part.stack_file_index is None for part in parts):
+        return parts
+    table: dict[str, int] = {}
+    recoded = []
+    for part in parts:
+        known = [table.setdefault(path, len(table)) for path in part.stack_files]
+        mapping = np.array([*known, -1], dtype=np.int64)
+        codes = mapping[part.stack_file_index]
+        recoded.append(dataclasses.replace(part, stack_file_index=codes))
+    files = tuple(table)
+    return [dataclasses.replace(part, stack_files=files) for part in recoded]
 
 
 __all__ = [

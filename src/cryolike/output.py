@@ -180,9 +180,7 @@ def stack_npz_arrays(
     arrays["source_row"] = rows.source_row.astype(np.int64)
     if rows.uid is not None:
         arrays["source_uid"] = rows.uid.astype(np.uint64)
-    arrays["source_file"] = (
-        rows.stack_path if rows.stack_path is not None else np.array([], dtype=str)
-    )
+    arrays["source_file"] = rows.stack_paths()
     arrays["source_index"] = rows.stack_index.astype(np.int64)
     return arrays
 

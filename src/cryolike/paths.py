@@ -72,10 +72,11 @@ def resolve_stack_paths(
     folder: str | os.PathLike[str] | None = None,
     project_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[ParticleMetadata, list[ResolvedStack]]:
-    """Fill ``stack_path`` for every row.
+    """Resolve every row's stack file (``stack_files`` + ``stack_file_index``).
 
-    Rows whose file is not found get an empty ``stack_path``; the returned list
-    says, per distinct stored path, where it was found or what was tried.
+    Rows whose file is not found get index ``-1``; the returned list says, per
+    distinct stored path, where it was found or what was tried. Stored paths that
+    lead to the same file share one entry of the file table.
     """
     folder_path = Path(folder).expanduser() if folder not in (None, "") else None
     project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
@@ -87,12 +88,18 @@ def resolve_stack_paths(
         resolve_stored_path(stored, folder_path, project, metadata.source_path)
         for stored in unique
     ]
-    paths = np.array(
-        [str(item.path) if item.path else "" for item in resolved], dtype=str
+    files: dict[str, int] = {}
+    codes = np.array(
+        [
+            files.setdefault(str(item.path), len(files)) if item.path else -1
+            for item in resolved
+        ],
+        dtype=np.int64,
     )
     inverse = np.array([number[stored] for stored in cleaned], dtype=np.int64)
+    row_codes = codes[inverse][raw_inverse] if len(inverse) else np.empty(0, np.int64)
     return dataclasses.replace(
-        metadata, stack_path=paths[inverse[raw_inverse]]
+        metadata, stack_files=tuple(files), stack_file_index=row_codes
     ), resolved
 
 

@@ -138,15 +138,18 @@ class StackRecord:
 
 def _read_batch(task: BatchTask) -> np.ndarray:
     rows = task.rows
-    assert rows.stack_path is not None
+    codes = rows.stack_file_index
+    if codes is None:
+        raise ImageStackError(f"{rows.source_path}: stack paths were never resolved")
     n_x, n_y = 0, 0
-    blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for path in dict.fromkeys(rows.stack_path.tolist()):
-        where = np.flatnonzero(rows.stack_path == path)
+    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for code in dict.fromkeys(codes.tolist()):
+        where = np.flatnonzero(codes == code)
+        path = rows.stack_files[code]
         images = read_images(
             path, rows.stack_index[where], permissive=path in task.permissive
         )
-        blocks[path] = (where, images)
+        blocks[code] = (where, images)
         n_x, n_y = images.shape[1:]
     out = np.empty((len(rows), n_x, n_y), dtype=np.float32)
     for where, images in blocks.values():
@@ -286,7 +289,8 @@ def _check_inputs(
     kept_rows, used = metadata, infos  # nothing skipped: no copy of 10^7 rows
     if skipped:
         kept_rows = metadata.take(kept)
-        used = {str(p): infos[str(p)] for p in np.unique(kept_rows.stack_path)}  # type: ignore[arg-type]
+        codes = np.unique(kept_rows.stack_file_index)  # type: ignore[arg-type]
+        used = {metadata.stack_files[c]: infos[metadata.stack_files[c]] for c in codes}
     shape = check_image_shape(used)
     pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
     check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
@@ -427,7 +431,7 @@ def _tasks(
             continue
         yield BatchTask(
             plan,
-            metadata.take(plan.positions),
+            metadata.take(plan.positions).with_compact_files(),
             descriptor,
             layout.root,
             options,

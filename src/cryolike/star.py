@@ -430,7 +430,7 @@ class PairedStar:
     ----------
     metadata
         All images, list order then image order; ``group`` is the pair number,
-        ``source_row`` the running image number, ``stack_path`` set directly.
+        ``source_row`` the running image number, the stack file set directly.
     resolution
         Where each MRC file was found (or that it is missing).
     defaulted
@@ -509,7 +509,8 @@ def _read_pair(
     found = Path(os.path.abspath(mrc)) if mrc.is_file() else None
     metadata = dataclasses.replace(
         read.metadata,
-        stack_path=np.full(len(table), str(found or "")),
+        stack_files=(str(found),) if found else (),
+        stack_file_index=np.full(len(table), 0 if found else -1, dtype=np.int64),
         group=np.full(len(table), number, dtype=np.int64),
     )
     resolved = ResolvedStack(str(mrc), found, "given" if found else "missing", (mrc,))
