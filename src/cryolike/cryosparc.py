@@ -101,7 +101,7 @@ def load_cs_table(path: Path) -> np.ndarray:
 
 def _load_csdat(path: Path) -> np.ndarray:
     try:
-        from cryosparc.dataset import Dataset  # type: ignore[import-not-found]
+        from cryosparc.dataset import Dataset
     except ImportError as err:
         raise MissingDependencyError(
             f"{path}: is a compressed CryoSPARC dataset (CSDAT); reading it needs "
