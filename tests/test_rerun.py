@@ -221,3 +221,28 @@ def test_full_disk_mid_run_leaves_nothing_and_names_the_output(
     assert isinstance(info.value, OutputError)
     assert str(out) in str(info.value)
     assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_resume_with_changed_input_is_refused(tmp_path: Path) -> None:
+    import numpy as np
+
+    from cryolike.testing import write_cs
+
+    project = make_cryosparc_project(tmp_path / "input", n_particles=20)
+    out = tmp_path / "out"
+    common: dict[str, Any] = {
+        "folder_output": out,
+        "batch_size": 5,
+        "flag_plots": False,
+    }
+    compat.convert_particle_stacks_from_indexed_cryosparc_file(
+        project.params, project.cs_file, **common
+    )
+    table = np.load(project.cs_file, allow_pickle=False)
+    table["ctf/df1_A"][3] += 100.0
+    write_cs(project.cs_file, table)
+    with pytest.raises(OutputError, match="different inputs") as info:
+        compat.convert_particle_stacks_from_indexed_cryosparc_file(
+            project.params, project.cs_file, skip_exist=True, **common
+        )
+    assert str(out / "manifest.json") in str(info.value)
