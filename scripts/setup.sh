@@ -9,5 +9,5 @@ fi
 # torch: the CPU build pinned here installs from the local wheel cache in seconds;
 # users install any torch>=2.2.
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dask]" \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dask,cryosparc]" \
     "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"

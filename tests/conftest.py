@@ -67,3 +67,16 @@ def project(tmp_path: Path) -> Any:
     from cryolike.testing import make_cryosparc_project
 
     return make_cryosparc_project(tmp_path / "project")
+
+
+def _register_hypothesis_profile() -> None:
+    from hypothesis import settings
+
+    # Few examples, derandomized (fixed seed), no deadline: conversions touch disk.
+    settings.register_profile(
+        "cryolike", max_examples=20, deadline=None, derandomize=True
+    )
+    settings.load_profile("cryolike")
+
+
+_register_hypothesis_profile()

@@ -19,7 +19,6 @@ from cryolike.errors import (
     ImageStackError,
     InputFileError,
     MetadataError,
-    MissingDependencyError,
     MissingFieldError,
     OutputExistsError,
     PixelSizeError,
@@ -264,12 +263,6 @@ def test_not_a_cs_file(
 ) -> None:
     project.cs_file.write_bytes(content)
     with pytest.raises(InputFileError, match=match):
-        run(project, tmp_path / "out")
-
-
-def test_csdat_without_cryosparc_tools(project: ExampleProject, tmp_path: Path) -> None:
-    project.cs_file.write_bytes(b"\x95CSDAT" + b"\0" * 64)
-    with pytest.raises(MissingDependencyError, match=r"cryolike\[cryosparc\]"):
         run(project, tmp_path / "out")
 
 

@@ -102,7 +102,7 @@ def load_cs_table(path: Path) -> np.ndarray:
 
 def _load_csdat(path: Path) -> np.ndarray:
     try:
-        from cryosparc.dataset import Dataset  # type: ignore[import-not-found]
+        from cryosparc.dataset import Dataset
     except ImportError as err:
         raise MissingDependencyError(
             f"{path}: is a compressed CryoSPARC dataset (CSDAT); reading it needs "
@@ -248,6 +248,25 @@ def _join_sibling(file: Path, table: np.ndarray, missing: list[str]) -> np.ndarr
     )
 
 
+def _check_unique_uid(file: Path, uid: np.ndarray, sibling: Path) -> None:
+    _, first = np.unique(uid, return_index=True)
+    if first.size == uid.size:
+        return
+    repeated = np.ones(uid.size, dtype=bool)
+    repeated[first] = False
+    row = int(np.flatnonzero(repeated)[0])
+    earlier = int(np.flatnonzero(uid == uid[row])[0])
+    raise MetadataError(
+        f"{file}: row {row} (uid {int(uid[row])}) — uid appears more than once (first at "
+        f"row {earlier}; {int(repeated.sum())} duplicate(s)); cannot join with "
+        f"{sibling.name} on uid",
+        path=file,
+        row=row,
+        field="uid",
+        value=int(uid[row]),
+    )
+
+
 def join_on_uid(
     file: Path, table: np.ndarray, sibling: Path, partner: np.ndarray, fields: list[str]
 ) -> np.ndarray:
@@ -260,7 +279,7 @@ def join_on_uid(
     MissingFieldError
         If either file lacks ``uid``.
     MetadataError
-        On duplicate uids in the partner or rows without a partner.
+        On duplicate uids in either file or rows without a partner.
     """
     for owner, source in ((file, table), (sibling, partner)):
         if "uid" not in (source.dtype.names or ()):
@@ -282,6 +301,7 @@ def join_on_uid(
             value=int(duplicates[0]),
         )
     uid = np.asarray(table["uid"])
+    _check_unique_uid(file, uid, sibling)
     found = np.searchsorted(sorted_uid, uid).clip(0, max(len(sorted_uid) - 1, 0))
     matched = (
         (sorted_uid[found] == uid) if len(sorted_uid) else np.zeros(len(uid), bool)

@@ -217,6 +217,9 @@ class ImageDescriptor:
         ------
         OutputExistsError
             If the file exists and ``overwrite`` is false.
+        OutputError
+            If the file cannot be written (written atomically: temporary name,
+            fsync, rename).
         """
         file = Path(path).expanduser()
         if file.suffix != ".npz":
@@ -225,9 +228,10 @@ class ImageDescriptor:
             raise OutputExistsError(
                 f"{file}: already exists; pass overwrite=True to replace it"
             )
+        from .output import write_atomic  # output imports this module
+
         file.parent.mkdir(parents=True, exist_ok=True)
-        with open(file, "wb") as handle:
-            write_npz(handle, self.arrays)
+        write_atomic(file, lambda handle: write_npz(handle, self.arrays))
         return file
 
     @property

@@ -152,6 +152,7 @@ def prepare_output(
     if overwrite:
         remove_previous_run(layout, previous, existing)
         previous = None
+    remove_temporaries(layout)
     try:
         for folder in (layout.root, layout.fft_dir, layout.phys_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -165,11 +166,52 @@ def prepare_output(
     return previous if resume else None
 
 
+def remove_temporaries(layout: OutputLayout) -> None:
+    """Remove the temporary files that an interrupted (killed) run left behind.
+
+    Raises
+    ------
+    OutputError
+        If one cannot be removed.
+    """
+    for path in layout.temporary_files():
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            raise OutputError(
+                f"{path}: a temporary file of an interrupted run cannot be removed "
+                f"({err.strerror or err})"
+            ) from err
+
+
+def remove_unrecorded(layout: OutputLayout, document: dict[str, Any]) -> None:
+    """Remove stack and plot files that ``document`` (a manifest) does not list.
+
+    Used when a run fails part-way: the files of the stack being written are not
+    yet in the manifest and must not be left behind. Best effort: a file that
+    cannot be removed is left (the original error matters more).
+    """
+    recorded = {
+        layout.root / relative
+        for entry in document.get("stacks", [])
+        for relative in [
+            *entry.get("files", {}).values(),
+            *entry.get("plots", {}).values(),
+        ]
+    }
+    doomed = layout.existing_stack_files() + layout.existing_plot_files()
+    for path in [p for p in doomed if p not in recorded] + layout.temporary_files():
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
 def remove_previous_run(
     layout: OutputLayout, previous: dict[str, Any] | None, existing: list[Path]
 ) -> None:
     """Remove the files a previous run wrote (per its manifest) and stray stacks."""
-    doomed = set(existing)
+    doomed = set(existing) | set(layout.existing_plot_files())
     for entry in (previous or {}).get("stacks", []):
         for relative in list(entry.get("files", {}).values()) + list(
             entry.get("plots", {}).values()
@@ -178,12 +220,19 @@ def remove_previous_run(
     for path in doomed:
         path.unlink(missing_ok=True)
     layout.manifest.unlink(missing_ok=True)
+    remove_temporaries(layout)
 
 
 def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
-    """Whether a stack of a previous run is complete and unchanged on disk."""
+    """Whether a stack of a previous run is complete and unchanged on disk.
+
+    Every stack file must match its recorded sha256 and every recorded plot must
+    exist; otherwise the stack is redone.
+    """
     for kind, relative in entry.get("files", {}).items():
         path = layout.root / relative
         if not path.is_file() or sha256_file(path) != entry.get("sha256", {}).get(kind):
             return False
+    if not all((layout.root / p).is_file() for p in entry.get("plots", {}).values()):
+        return False
     return bool(entry.get("files"))

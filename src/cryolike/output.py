@@ -14,12 +14,16 @@ from typing import IO
 import numpy as np
 import torch
 
+from .errors import ConversionError, OutputError
 from .image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 from .metadata import ParticleMetadata
 from .npz import none_array, write_npz
 
 STACK_KINDS = ("fourier", "npz", "phys")
 _STACK_FILE = re.compile(r"^particles_(fourier|phys)_stack_\d{6}\.(pt|npz)$")
+_PLOT_FILE = re.compile(
+    r"^(particles_(fourier|phys)_stack|power_spectrum_stack)_\d{6}\.png$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,20 @@ class OutputLayout:
                 )
         return found
 
+    def existing_plot_files(self) -> list[Path]:
+        """Per-stack plots already present (any run)."""
+        if not self.plots_dir.is_dir():
+            return []
+        return sorted(p for p in self.plots_dir.iterdir() if _PLOT_FILE.match(p.name))
+
+    def temporary_files(self) -> list[Path]:
+        """Temporary files of interrupted writes (``.NAME.PID.tmp``) in the output."""
+        found: list[Path] = []
+        for folder in (self.root, self.fft_dir, self.phys_dir, self.plots_dir):
+            if folder.is_dir():
+                found += sorted(p for p in folder.iterdir() if is_temporary(p))
+        return found
+
     def relative(self, path: Path) -> str:
         """``path`` relative to the output root, with forward slashes."""
         return path.relative_to(self.root).as_posix()
@@ -85,22 +103,49 @@ class _HashingWriter:
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
         self.digest = hashlib.sha256()
+        self.error: OSError | None = None
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
-        return self._handle.write(data)
+        try:
+            return self._handle.write(data)
+        except OSError as err:
+            # Remembered: torch.save turns it into a RuntimeError without context.
+            self.error = err
+            raise
 
     def flush(self) -> None:
         self._handle.flush()
+
+
+_TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
+
+
+def temporary_name(path: Path) -> Path:
+    """The hidden temporary name ``path`` is written under (``.NAME.PID.tmp``)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a temporary file left by :func:`atomic_file`."""
+    return bool(_TEMPORARY.match(path.name))
 
 
 @contextmanager
 def atomic_file(path: Path) -> Iterator[_HashingWriter]:
     """Write ``path`` through a temporary file in the same folder, fsync, then rename.
 
-    An interrupted write leaves only a ``.tmp`` file that no reader picks up.
+    An interrupted write leaves only a ``.tmp`` file that no reader picks up (a
+    resumed run removes it).
+
+    Raises
+    ------
+    OutputError
+        If the file cannot be written (disk full, permission denied, ...), naming
+        ``path``; nothing is left under ``path`` or the temporary name.
     """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = temporary_name(path)
+    writer: _HashingWriter | None = None
     try:
         with open(temporary, "wb") as handle:
             writer = _HashingWriter(handle)
@@ -108,8 +153,14 @@ def atomic_file(path: Path) -> Iterator[_HashingWriter]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as err:
         temporary.unlink(missing_ok=True)
+        cause = writer.error if writer is not None and writer.error else err
+        if isinstance(cause, OSError) and not isinstance(cause, ConversionError):
+            raise OutputError(
+                f"{path}: cannot be written ({cause.strerror or cause}); "
+                "free space or fix permissions, then resume the run"
+            ) from cause
         raise
     _fsync_dir(path.parent)
 

@@ -30,6 +30,7 @@ from .manifest import (
     package_versions,
     prepare_output,
     remove_previous_run,
+    remove_unrecorded,
     row_ranges,
 )
 from .metadata import ParticleMetadata
@@ -390,6 +391,7 @@ def run(
             if progress is not None:
                 progress(record, converted, total_images)
     except BaseException:
+        remove_unrecorded(layout, manifest.to_dict())
         if previous is None:
             remove_previous_run(
                 layout, manifest.to_dict(), layout.existing_stack_files()

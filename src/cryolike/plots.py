@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import MissingDependencyError
 from .image_descriptor import ImageDescriptor
+from .output import write_atomic
 
 MAX_IMAGES = 16
 
@@ -25,6 +26,14 @@ def _pyplot() -> Any:
             "plots need matplotlib: pip install 'cryolike[plot]'"
         ) from err
     return plt
+
+
+def _save(plt: Any, figure: Any, path: Path) -> None:
+    """Save a figure as PNG atomically (temporary name, fsync, rename) and close it."""
+    try:
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=80))
+    finally:
+        plt.close(figure)
 
 
 def _grid_shape(n_images: int) -> tuple[int, int]:
@@ -43,8 +52,7 @@ def plot_physical_montage(images: np.ndarray, path: Path, title: str) -> None:
     for axis, image in zip(axes.flat, shown, strict=False):
         axis.imshow(image, cmap="gray", origin="lower")
     figure.suptitle(title)
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def plot_fourier_montage(
@@ -75,8 +83,7 @@ def plot_fourier_montage(
     figure.suptitle(
         title + "\nlog10 |F|: angle θ around, shell radius outward (DC at centre)"
     )
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def power_spectrum(fourier: np.ndarray) -> np.ndarray:
@@ -118,8 +125,7 @@ def plot_radial_power(
     axis.set_title(title)
     axis.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def plot_defocus_histogram(
@@ -157,8 +163,7 @@ def plot_defocus_histogram(
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def save_stack_plots(
