@@ -17,8 +17,9 @@ from .errors import ConversionError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from .batch import StackRecord
     from .inspection import OutputSummary
-    from .pipeline import ConversionReport, StackRecord
+    from .pipeline import ConversionReport
     from .verification import VerificationReport
 
 F = TypeVar("F", bound=Callable[..., Any])

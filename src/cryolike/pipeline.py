@@ -1,4 +1,4 @@
-"""plan_batches → convert_batch → run: the one place where reading, maths and writing meet."""
+"""plan_batches → convert_batch (``batch.py``, one stack per worker) → run."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .batch import BatchPlan, BatchTask, StackRecord, convert_batch
 from .checks import (
     PixelSize,
     SkippedRow,
@@ -34,27 +35,10 @@ from .manifest import (
     row_ranges,
 )
 from .metadata import ParticleMetadata
-from .mrc import read_images
-from .nufft import images_to_fourier_polar
 from .options import ConversionOptions
-from .output import OutputLayout, save_npz, save_tensor, stack_npz_arrays
+from .output import OutputLayout
 from .parallel import map_in_order
 from .paths import ResolvedStack
-from .preprocess import (
-    center_images,
-    downsample_images,
-    find_invalid_images,
-    normalize_fourier,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPlan:
-    """One output stack: its number and the metadata positions it holds, in order."""
-
-    number: int
-    positions: np.ndarray
-    stack_range: tuple[int, int] | None = None
 
 
 def plan_batches(
@@ -93,153 +77,6 @@ def plan_batches(
     ]
     rest = np.concatenate(left_out) if left_out else np.empty(0, dtype=np.int64)
     return plans, rest
-
-
-_TRANSFORM_BLOCK = 64
-
-
-@dataclass(frozen=True, slots=True)
-class BatchTask:
-    """Everything one worker needs to write one stack (picklable, self-contained)."""
-
-    plan: BatchPlan
-    rows: ParticleMetadata
-    descriptor: ImageDescriptor
-    root: Path
-    options: ConversionOptions
-    reference_pixel_size: float | None
-    permissive: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class StackRecord:
-    """What one written stack holds; becomes its manifest entry."""
-
-    number: int
-    n_images: int
-    files: dict[str, str]
-    sha256: dict[str, str]
-    plots: dict[str, str]
-    source_rows: list[list[int]]
-    skipped: list[dict[str, Any]]
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_entry(self) -> dict[str, Any]:
-        """The manifest entry."""
-        return {
-            "number": self.number,
-            "n_images": self.n_images,
-            "files": self.files,
-            "sha256": self.sha256,
-            "plots": self.plots,
-            "source_rows": self.source_rows,
-            "skipped": self.skipped,
-        }
-
-
-def _read_batch(task: BatchTask) -> np.ndarray:
-    rows = task.rows
-    codes = rows.stack_file_index
-    if codes is None:
-        raise ImageStackError(f"{rows.source_path}: stack paths were never resolved")
-    n_x, n_y = 0, 0
-    blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for code in dict.fromkeys(codes.tolist()):
-        where = np.flatnonzero(codes == code)
-        path = rows.stack_files[code]
-        images = read_images(
-            path, rows.stack_index[where], permissive=path in task.permissive
-        )
-        blocks[code] = (where, images)
-        n_x, n_y = images.shape[1:]
-    out = np.empty((len(rows), n_x, n_y), dtype=np.float32)
-    for where, images in blocks.values():
-        out[where] = images
-    return out
-
-
-def _fourier_images(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarray:
-    """Transform and normalise in blocks, so temporaries stay small and warm."""
-    grid, precision = descriptor.polar_grid, descriptor.precision
-    weights = grid.integration_weights()
-    dtype = np.complex64 if precision == "single" else np.complex128
-    fourier = np.empty((len(images), grid.n_shells, grid.n_inplanes), dtype=dtype)
-    for start in range(0, len(images), _TRANSFORM_BLOCK):
-        block = images[start : start + _TRANSFORM_BLOCK]
-        source = block.astype(np.float64) if precision == "double" else block
-        target = fourier[start : start + _TRANSFORM_BLOCK]
-        images_to_fourier_polar(source, grid, precision, out=target)
-        normalize_fourier(target, weights)
-    return fourier
-
-
-def convert_batch(task: BatchTask) -> StackRecord:
-    """Read, transform and write one stack; return its record.
-
-    Raises
-    ------
-    ImageStackError
-        For a flat or non-finite image when ``on_invalid='error'``.
-    """
-    clock = time.perf_counter
-    started = clock()
-    images = _read_batch(task)
-    read_done = clock()
-    images = downsample_images(
-        images, task.options.downsample_factor, task.options.downsample_type
-    )
-    rows = task.rows
-    invalid = find_invalid_images(images)
-    if invalid and task.options.on_invalid == "error":
-        position, reason = next(iter(invalid.items()))
-        raise ImageStackError(
-            f"{rows.source_path}: {rows.row_label(position)} — {reason}; pass "
-            "on_invalid='skip' to leave such images out (they are reported)"
-        )
-    skipped = [
-        {"row": int(rows.source_row[pos]), "reason": reason}
-        for pos, reason in invalid.items()
-    ]
-    if invalid:
-        keep = np.setdiff1d(np.arange(len(rows)), list(invalid))
-        rows, images = rows.take(keep), images[keep]
-    images = center_images(np.ascontiguousarray(images))
-    prep_done = clock()
-    fourier = _fourier_images(images, task.descriptor)
-    transform_done = clock()
-    layout = OutputLayout(task.root)
-    paths = layout.stack_files(task.plan.number)
-    arrays = stack_npz_arrays(
-        task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range
-    )
-    digests = {
-        "phys": save_tensor(paths["phys"], images),
-        "fourier": save_tensor(paths["fourier"], fourier),
-        "npz": save_npz(paths["npz"], arrays),
-    }
-    plots: dict[str, str] = {}
-    if task.options.make_plots:
-        from .plots import save_stack_plots
-
-        plot_paths = layout.plot_files(task.plan.number)
-        save_stack_plots(images, fourier, task.descriptor, plot_paths)
-        plots = {kind: layout.relative(path) for kind, path in plot_paths.items()}
-    finished = clock()
-    return StackRecord(
-        number=task.plan.number,
-        n_images=len(rows),
-        files={kind: layout.relative(path) for kind, path in paths.items()},
-        sha256=digests,
-        plots=plots,
-        source_rows=row_ranges(rows.source_row),
-        skipped=skipped,
-        timings={
-            "read": read_done - started,
-            "preprocess": prep_done - read_done,
-            "transform": transform_done - prep_done,
-            "write": finished - transform_done,
-        },
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,9 +171,14 @@ def save_stack_plots(
     fourier: np.ndarray,
     descriptor: ImageDescriptor,
     paths: dict[str, Path],
+    power: np.ndarray | None = None,
 ) -> None:
     """Write the three plots of one stack to ``paths`` (``phys``, ``fourier``,
-    ``power_spectrum``)."""
+    ``power_spectrum``).
+
+    ``images``/``fourier`` may be the first images only; ``power`` is then the
+    stack's whole radial power spectrum (default: that of ``fourier``).
+    """
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     stem = paths["phys"].stem.replace("particles_phys_", "")
@@ -183,6 +188,9 @@ def save_stack_plots(
     plot_fourier_montage(
         fourier, descriptor, paths["fourier"], f"{stem}: polar Fourier"
     )
-    plot_power_spectrum(
-        fourier, descriptor, paths["power_spectrum"], f"{stem}: power spectrum"
+    plot_radial_power(
+        power_spectrum(fourier) if power is None else power,
+        descriptor,
+        paths["power_spectrum"],
+        f"{stem}: power spectrum",
     )
