@@ -7,6 +7,7 @@ import pickle
 import struct
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -55,14 +56,18 @@ def test_empty_stack(tmp_path: Path) -> None:
     assert tuple(torch.load(path, weights_only=True).shape) == (0, 2, 2)
 
 
+def write_mismatched_rows(handle: BinaryIO) -> None:
+    with TensorFileWriter(handle, np.dtype(np.float32), (2, 2)) as writer:
+        writer.append(np.zeros((1, 2, 2), np.float32))
+        writer.append(np.zeros((1, 3, 3), np.float32))
+
+
 def test_rejects_wrong_rows_and_abandons_on_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.pt"
     with (
         open(path, "wb") as handle,
         pytest.raises(ValueError, match="expected float32"),
-        TensorFileWriter(handle, np.dtype(np.float32), (2, 2)) as writer,
     ):
-        writer.append(np.zeros((1, 2, 2), np.float32))
-        writer.append(np.zeros((1, 3, 3), np.float32))
+        write_mismatched_rows(handle)
     with pytest.raises((RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile)):
         torch.load(path, weights_only=True)
