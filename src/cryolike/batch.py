@@ -29,8 +29,10 @@ from .preprocess import (
 )
 from .tensorfile import TensorFileWriter
 
-#: Images per processing block.
+#: Largest number of images per processing block, and the Fourier bytes a block
+#: should stay under (blocks of 64 at 128 px, 16 at 256 px).
 BLOCK = 64
+BLOCK_BYTES = 16 << 20
 #: Images kept for the per-stack montages.
 PREVIEW = 16
 
@@ -163,6 +165,12 @@ def _prepare_block(
     return images
 
 
+def _block_size(bytes_per_image: int) -> int:
+    """Images per block: at most :data:`BLOCK`, under :data:`BLOCK_BYTES`, even."""
+    fitting = max(2, BLOCK_BYTES // max(bytes_per_image, 1))
+    return int(min(BLOCK, fitting - fitting % 2))
+
+
 def _transform_block(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarray:
     grid, precision = descriptor.polar_grid, descriptor.precision
     source = images.astype(np.float64) if precision == "double" else images
@@ -186,8 +194,9 @@ def _write_tensors(
         TensorFileWriter(phys_handle, np.dtype(np.float32), row_shapes[0]) as phys,
         TensorFileWriter(handle, complex_dtype, row_shapes[1]) as fourier,
     ):
-        for start in range(0, len(task.rows), BLOCK):
-            positions = np.arange(start, min(start + BLOCK, len(task.rows)))
+        block = _block_size(grid.n_points * complex_dtype.itemsize)
+        for start in range(0, len(task.rows), block):
+            positions = np.arange(start, min(start + block, len(task.rows)))
             images = _prepare_block(task, positions, state)
             started = clock()
             transformed = _transform_block(images, descriptor)

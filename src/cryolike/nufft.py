@@ -116,24 +116,42 @@ def images_to_fourier_polar(
     per_call = 2 * chunk_pairs if pack else chunk_pairs
     plan = _plan(grid, (n_x, n_y), precision, chunk_pairs)
     buffer = np.zeros((chunk_pairs, n_x, n_y), dtype=complex_dtype)
+    mirrored = np.empty((chunk_pairs, n_shells, n_angles), dtype=complex_dtype)
     for start in range(0, n_images, per_call):
         block = images[start : start + per_call]
         buffer[:] = 0
         if pack:
-            n_pairs = (len(block) + 1) // 2
-            buffer[:n_pairs].real = block[0::2]
+            buffer[: (len(block) + 1) // 2].real = block[0::2]
             buffer[: len(block) // 2].imag = block[1::2]
         else:
-            n_pairs = len(block)
-            buffer[:n_pairs].real = block
-        result = plan.execute(buffer).reshape(chunk_pairs, n_shells, n_angles)[:n_pairs]
+            buffer[: len(block)].real = block
+        result = plan.execute(buffer).reshape(chunk_pairs, n_shells, n_angles)
         if pack:
-            mirrored = np.conj(np.roll(result, -(n_angles // 2), axis=-1))
-            out[start : start + len(block) : 2] = (result + mirrored)[
-                : (len(block) + 1) // 2
-            ] * (scale / 2)
-            odd = (result - mirrored)[: len(block) // 2] * (scale / 2)
-            out[start + 1 : start + len(block) : 2] = odd * -1j
+            _unpack_pairs(result, mirrored, scale / 2, out[start : start + len(block)])
         else:
-            out[start : start + len(block)] = result * scale
+            np.multiply(
+                result[: len(block)], scale, out=out[start : start + len(block)]
+            )
+    return out
+
+
+def _unpack_pairs(
+    packed: np.ndarray, mirrored: np.ndarray, scale: float, out: np.ndarray
+) -> np.ndarray:
+    """Split transforms of ``A + iB`` into those of the real images ``A`` and ``B``.
+
+    With ``Z(k) = F_A(k) + i F_B(k)`` and ``Z(-k)`` at angle slot ``t + T/2``:
+    ``F_A = (Z + conj Z(-k)) / 2`` and ``F_B = -i (Z - conj Z(-k)) / 2``. Works in
+    place on ``packed`` and ``mirrored`` (``(n_pairs, S, T)``) and writes ``out``
+    (``(n_images, S, T)``, images ``2j`` and ``2j + 1`` from pair ``j``).
+    """
+    half = packed.shape[-1] // 2
+    packed *= scale
+    np.conjugate(packed[..., half:], out=mirrored[..., :half])
+    np.conjugate(packed[..., :half], out=mirrored[..., half:])
+    n_even, n_odd = (len(out) + 1) // 2, len(out) // 2
+    np.add(packed[:n_even], mirrored[:n_even], out=out[0::2])
+    odd = out[1::2]
+    np.subtract(packed[:n_odd].imag, mirrored[:n_odd].imag, out=odd.real)
+    np.subtract(mirrored[:n_odd].real, packed[:n_odd].real, out=odd.imag)
     return out

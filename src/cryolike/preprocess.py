@@ -73,7 +73,7 @@ def normalize_fourier(fourier: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Scale each image to unit weighted L2 norm, ``sum |F|^2 W = 1``.
 
     Works in place on a C-contiguous array (and returns it); the sums run in
-    float64. Call it on blocks of images to keep the float64 temporary small.
+    float64.
 
     Parameters
     ----------
@@ -86,6 +86,9 @@ def normalize_fourier(fourier: np.ndarray, weights: np.ndarray) -> np.ndarray:
     real_dtype = fourier.real.dtype
     flat = fourier.reshape(len(fourier), -1).view(real_dtype)
     pair_weights = np.repeat(weights.reshape(-1).astype(np.float64), 2)
-    norms = np.sqrt(np.square(flat, dtype=np.float64) @ pair_weights)
+    # One image at a time keeps the float64 temporary small (and cached).
+    norms = np.sqrt(
+        [np.dot(np.square(row).astype(np.float64), pair_weights) for row in flat]
+    )
     flat *= (1.0 / norms)[:, None].astype(real_dtype)
     return fourier
