@@ -68,7 +68,8 @@ def convert(root: Path, args: argparse.Namespace) -> int:
         f"converted {report.n_converted} images into {report.n_stacks} stacks in "
         f"{elapsed:.2f} s with {args.workers} worker(s): "
         f"{report.n_converted / elapsed:.0f} images/s",
-        f"peak RSS: main process {own:.0f} MiB, largest worker {children:.0f} MiB",
+        f"peak RSS: converting process {own:.0f} MiB, largest child process "
+        f"(workers; the data generator) {children:.0f} MiB",
         f"stage time summed over workers: {stages}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")

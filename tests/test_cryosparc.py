@@ -370,3 +370,19 @@ def test_plots_are_written(project: ExampleProject, tmp_path: Path) -> None:
         report.stacks[0]["plots"]["power_spectrum"]
         == "plots/power_spectrum_stack_000000.png"
     )
+
+
+def test_worker_count_is_automatic_and_does_not_change_output(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    from cryolike.options import PARALLEL_MIN_IMAGES, resolve_workers
+
+    assert resolve_workers(None, 48, 3) == 1  # small runs stay in this process
+    assert resolve_workers(None, PARALLEL_MIN_IMAGES, 1) == 1
+    assert resolve_workers(None, PARALLEL_MIN_IMAGES, 64) >= 1
+    assert resolve_workers(3, 10, 1) == 3
+    run(project, tmp_path / "auto", batch_size=10)
+    run(project, tmp_path / "one", batch_size=10, workers=1)
+    for path in sorted((tmp_path / "one").glob("*/*.*")):
+        relative = path.relative_to(tmp_path / "one")
+        assert (tmp_path / "auto" / relative).read_bytes() == path.read_bytes()

@@ -58,7 +58,7 @@ class ConvertSettings:
     resume: bool
     skip_missing: bool
     skip_invalid: bool
-    workers: int
+    workers: int | None
     executor: Executor
     scheduler: str | None
     quiet: bool
@@ -162,7 +162,16 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         ],
         False,
     ),
-    ("workers", Annotated[int, typer.Option(min=1, help="Worker processes.")], 1),
+    (
+        "workers",
+        Annotated[
+            int | None,
+            typer.Option(
+                min=1, help="Worker processes (default: one per core for big runs)."
+            ),
+        ],
+        None,
+    ),
     (
         "executor",
         Annotated[

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .cryosparc import read_cryosparc_metadata
 from .cryosparc_job import find_job_files, read_job_metadata
@@ -22,6 +23,21 @@ from .star import (
 )
 
 PathLike = str | os.PathLike[str]
+#: CryoLike's argument names → ConversionOptions fields.
+_OPTION_NAMES = {
+    "pixel_size": "pixel_size_angstrom",
+    "flag_plots": "make_plots",
+    "skip_exist": "resume",
+}
+
+
+def _options(arguments: dict[str, Any], **fixed: Any) -> ConversionOptions:
+    """ConversionOptions from a wrapper's arguments (its ``locals()``), by name."""
+    fields = {item.name for item in dataclasses.fields(ConversionOptions)}
+    chosen = {_OPTION_NAMES.get(name, name): value for name, value in arguments.items()}
+    return ConversionOptions(
+        **{k: v for k, v in chosen.items() if k in fields}, **fixed
+    )
 
 
 def _descriptor(
@@ -50,7 +66,7 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     project_dir: PathLike | None = None,
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
-    workers: int = 1,
+    workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
@@ -90,7 +106,9 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes (of the local Dask cluster with ``executor='dask'``).
+        Worker processes, also of the local Dask cluster with ``executor='dask'``
+        (default: one per CPU core for runs of 2048 images or more, else none);
+        the output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
         ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
@@ -110,21 +128,7 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
         With the file, row and field for any problem, before anything is written.
     """
     descriptor, params_record = _descriptor(params_input)
-    options = ConversionOptions(
-        batch_size=batch_size,
-        n_stacks_max=n_stacks_max,
-        pixel_size_angstrom=pixel_size,
-        downsample_factor=downsample_factor,
-        downsample_type=downsample_type,
-        make_plots=flag_plots,
-        on_missing=on_missing,
-        on_invalid=on_invalid,
-        overwrite=overwrite,
-        resume=skip_exist,
-        workers=workers,
-        executor=executor,
-        scheduler_address=scheduler_address,
-    )
+    options = _options(locals())
     cs_path = Path(file_cs).expanduser()
     metadata = read_cryosparc_metadata(cs_path)
     metadata, resolution = resolve_stack_paths(
@@ -167,7 +171,7 @@ def convert_particle_stacks_from_indexed_star_file(
     project_dir: PathLike | None = None,
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
-    workers: int = 1,
+    workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
@@ -208,7 +212,9 @@ def convert_particle_stacks_from_indexed_star_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes (of the local Dask cluster with ``executor='dask'``).
+        Worker processes, also of the local Dask cluster with ``executor='dask'``
+        (default: one per CPU core for runs of 2048 images or more, else none);
+        the output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
         ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
@@ -228,21 +234,7 @@ def convert_particle_stacks_from_indexed_star_file(
         With the file, row and field for any problem, before anything is written.
     """
     descriptor, params_record = _descriptor(params_input)
-    options = ConversionOptions(
-        batch_size=batch_size,
-        n_stacks_max=n_stacks_max,
-        pixel_size_angstrom=pixel_size,
-        downsample_factor=downsample_factor,
-        downsample_type=downsample_type,
-        make_plots=flag_plots,
-        on_missing=on_missing,
-        on_invalid=on_invalid,
-        overwrite=overwrite,
-        resume=skip_exist,
-        workers=workers,
-        executor=executor,
-        scheduler_address=scheduler_address,
-    )
+    options = _options(locals())
     star_path = Path(star_file).expanduser()
     table = read_star_table(star_path)
     project = (
@@ -291,7 +283,7 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     n_stacks_max: int = -1,
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
-    workers: int = 1,
+    workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
@@ -328,7 +320,9 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes (of the local Dask cluster with ``executor='dask'``).
+        Worker processes, also of the local Dask cluster with ``executor='dask'``
+        (default: one per CPU core for runs of 2048 images or more, else none);
+        the output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
         ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
@@ -348,22 +342,7 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
         With the file, row and field for any problem, before anything is written.
     """
     descriptor, params_record = _descriptor(params_input)
-    options = ConversionOptions(
-        batch_size=batch_size,
-        n_stacks_max=n_stacks_max,
-        pixel_size_angstrom=pixel_size,
-        downsample_factor=downsample_factor,
-        downsample_type=downsample_type,
-        make_plots=flag_plots,
-        on_missing=on_missing,
-        on_invalid=on_invalid,
-        overwrite=overwrite,
-        resume=skip_exist,
-        workers=workers,
-        executor=executor,
-        scheduler_address=scheduler_address,
-        flush_per_group=True,
-    )
+    options = _options(locals(), flush_per_group=True)
     star_paths = as_path_list(star_file_list)
     paired = read_paired_star_metadata(
         as_path_list(particle_file_list),
@@ -420,7 +399,7 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     overwrite: bool = False,
     on_missing: OnProblem = "error",
     on_invalid: OnProblem = "error",
-    workers: int = 1,
+    workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
     progress: ProgressCallback | None = None,
@@ -459,21 +438,7 @@ def convert_particle_stacks_from_cryosparc_job_directory(
         for), fewer rows than images, and every check of the indexed mode.
     """
     descriptor, params_record = _descriptor(params_input)
-    options = ConversionOptions(
-        batch_size=batch_size,
-        n_stacks_max=n_stacks_max,
-        pixel_size_angstrom=pixel_size,
-        downsample_factor=downsample_factor,
-        downsample_type=downsample_type,
-        make_plots=flag_plots,
-        on_missing=on_missing,
-        on_invalid=on_invalid,
-        overwrite=overwrite,
-        resume=skip_exist,
-        workers=workers,
-        executor=executor,
-        scheduler_address=scheduler_address,
-    )
+    options = _options(locals())
     files = find_job_files(folder_cryosparc, job_number)
     metadata, surplus = read_job_metadata(files)
     warnings = [

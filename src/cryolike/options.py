@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,9 @@ class OptionError(ConversionError, ValueError):
 
 
 OnProblem = Literal["error", "skip"]
+#: Runs smaller than this are converted in the calling process when ``workers`` is
+#: ``None``: starting worker processes costs about a second each.
+PARALLEL_MIN_IMAGES = 2048
 ExecutorName = Literal["local", "dask"]
 
 
@@ -41,7 +45,10 @@ class ConversionOptions:
     overwrite, resume
         What to do with an output folder that holds a previous run.
     workers
-        Processes converting stacks in parallel.
+        Processes converting stacks in parallel; ``None`` picks one per CPU core
+        for runs of at least :data:`PARALLEL_MIN_IMAGES` images and several
+        stacks, and converts smaller runs in this process. The output is the
+        same for any number of workers.
     flush_per_group
         Never mix input groups (paired STAR files) in one stack.
     executor
@@ -63,7 +70,7 @@ class ConversionOptions:
     on_invalid: OnProblem = "error"
     overwrite: bool = False
     resume: bool = False
-    workers: int = 1
+    workers: int | None = None
     flush_per_group: bool = False
     executor: ExecutorName = "local"
     scheduler_address: str | None = None
@@ -72,7 +79,8 @@ class ConversionOptions:
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_int("n_stacks_max", self.n_stacks_max, minimum=None)
         _check_int("downsample_factor", self.downsample_factor, minimum=1)
-        _check_int("workers", self.workers, minimum=1)
+        if self.workers is not None:
+            _check_int("workers", self.workers, minimum=1)
         if self.downsample_type not in ("mean", "max"):
             raise OptionError(
                 f"downsample_type must be 'mean' or 'max'; got {self.downsample_type!r}"
@@ -126,3 +134,12 @@ def _check_int(name: str, value: object, minimum: int | None) -> None:
         raise OptionError(f"{name} must be an integer; got {value!r}")
     if minimum is not None and value < minimum:
         raise OptionError(f"{name} must be ≥ {minimum}; got {value}")
+
+
+def resolve_workers(workers: int | None, n_images: int, n_stacks: int) -> int:
+    """The number of worker processes for a run (see ``ConversionOptions.workers``)."""
+    if workers is not None:
+        return workers
+    if n_images < PARALLEL_MIN_IMAGES or n_stacks < 2:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_stacks))

@@ -35,7 +35,7 @@ from .manifest import (
     row_ranges,
 )
 from .metadata import ParticleMetadata
-from .options import ConversionOptions
+from .options import ConversionOptions, resolve_workers
 from .output import OutputLayout
 from .parallel import map_in_order
 from .paths import ResolvedStack
@@ -213,10 +213,11 @@ def run(
     total_images = int(sum(len(plan.positions) for plan in plans))
     converted = int(sum(entry["n_images"] for entry in done.values()))
     try:
+        n_todo = len(plans) - len(done)
         for record in map_in_order(
             convert_batch,
             tasks,
-            options.workers,
+            resolve_workers(options.workers, total_images - converted, n_todo),
             options.executor,
             options.scheduler_address,
         ):
