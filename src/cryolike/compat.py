@@ -15,12 +15,8 @@ from .manifest import describe_input_file
 from .options import ConversionOptions, ExecutorName, OnProblem
 from .paths import resolve_stack_paths
 from .pipeline import ConversionReport, ProgressCallback, run
-from .star import (
-    as_path_list,
-    infer_relion_project_dir,
-    read_paired_star_metadata,
-    read_star_table,
-)
+from .star import infer_relion_project_dir, read_star_table
+from .star_pairs import as_path_list, read_paired_star_metadata
 
 PathLike = str | os.PathLike[str]
 #: CryoLike's argument names → ConversionOptions fields.
