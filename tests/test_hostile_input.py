@@ -31,7 +31,6 @@ from cryolike.errors import (
     PixelSizeError,
 )
 from cryolike.image_descriptor import ImageDescriptor
-from cryolike.npz import write_npz
 from cryolike.testing import (
     ExampleProject,
     make_cryosparc_job,
@@ -205,8 +204,7 @@ def _params(arrays: dict[str, Any]) -> Callable[..., dict[str, Any]]:
         good = ImageDescriptor.load(project.params).arrays
         merged = {k: v for k, v in {**good, **arrays}.items() if v is not None}
         path = tmp_path / "bad_params.npz"
-        with open(path, "wb") as handle:
-            write_npz(handle, merged)
+        np.savez(path, **merged)  # numpy's writer: it pickles object arrays
         return {"params": path}
 
     return spoil

@@ -125,3 +125,17 @@ def test_not_an_npz(tmp_path: Path) -> None:
         ImageDescriptor.load(path)
     with pytest.raises(InputFileError, match="not found"):
         ImageDescriptor.load(tmp_path / "missing.npz")
+
+
+def test_writer_pickles_only_none(tmp_path: Path) -> None:
+    from cryolike.npz import none_array, write_npz
+
+    with open(tmp_path / "ok.npz", "wb") as handle:
+        write_npz(handle, {"a": none_array(), "b": np.arange(3)})
+    with np.load(tmp_path / "ok.npz", allow_pickle=True) as loaded:
+        assert loaded["a"].item() is None
+    with (
+        open(tmp_path / "bad.npz", "wb") as handle,
+        pytest.raises(ValueError, match="pickle"),
+    ):
+        write_npz(handle, {"a": np.array([object()], dtype=object)})

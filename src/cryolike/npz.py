@@ -88,7 +88,12 @@ def write_npz(target: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for key, value in arrays.items():
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=True)
+            array = np.asanyarray(value)
+            # Only CryoLike's 0-d None is ever pickled; any other object array fails.
+            is_none = (
+                array.dtype.hasobject and array.shape == () and array.item() is None
+            )
+            np.lib.format.write_array(buffer, array, allow_pickle=is_none)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16

@@ -1,17 +1,6 @@
 """CryoLike's documented import path for the conversion wrappers."""
 
-from .particle_stacks_wrappers import (
-    convert_particle_stacks_from_cryosparc_job_directory,
-    convert_particle_stacks_from_indexed_cryosparc,
-    convert_particle_stacks_from_indexed_cryosparc_file,
-    convert_particle_stacks_from_indexed_star_file,
-    convert_particle_stacks_from_paired_star_and_mrc_files,
-)
+from . import particle_stacks_wrappers
+from .particle_stacks_wrappers import *  # noqa: F403 - the same names, by design
 
-__all__ = [
-    "convert_particle_stacks_from_cryosparc_job_directory",
-    "convert_particle_stacks_from_indexed_cryosparc",
-    "convert_particle_stacks_from_indexed_cryosparc_file",
-    "convert_particle_stacks_from_indexed_star_file",
-    "convert_particle_stacks_from_paired_star_and_mrc_files",
-]
+__all__ = particle_stacks_wrappers.__all__
