@@ -386,3 +386,18 @@ def test_worker_count_is_automatic_and_does_not_change_output(
     for path in sorted((tmp_path / "one").glob("*/*.*")):
         relative = path.relative_to(tmp_path / "one")
         assert (tmp_path / "auto" / relative).read_bytes() == path.read_bytes()
+
+
+def test_temporaries_of_killed_writers_are_removed(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    # A worker killed mid-write (and retried elsewhere) leaves .NAME.PID.tmp behind.
+    out = tmp_path / "out"
+    stray = out / "fft" / ".particles_fourier_stack_000001.pt.99999.tmp"
+
+    def leave_stray(*_: Any) -> None:
+        stray.write_bytes(b"half a stack")
+
+    report = run(project, out, batch_size=10, progress=leave_stray)
+    assert report.n_converted == 48
+    assert not stray.exists()

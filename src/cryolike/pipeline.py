@@ -31,6 +31,7 @@ from .manifest import (
     package_versions,
     prepare_output,
     remove_previous_run,
+    remove_temporaries,
     remove_unrecorded,
     row_ranges,
 )
@@ -235,6 +236,7 @@ def run(
                 layout, manifest.to_dict(), layout.existing_stack_files()
             )
         raise
+    remove_temporaries(layout)  # left by workers killed mid-write and then retried
     manifest.status = "complete"
     manifest.write()
     document = manifest.to_dict()
