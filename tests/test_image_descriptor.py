@@ -139,3 +139,22 @@ def test_writer_pickles_only_none(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="pickle"),
     ):
         write_npz(handle, {"a": np.array([object()], dtype=object)})
+
+
+def test_reference_import_path(tmp_path: Path) -> None:
+    # CryoLike's example script: from cryolike.metadata import ImageDescriptor
+    from cryolike.metadata import ImageDescriptor as FromMetadata
+
+    assert FromMetadata is ImageDescriptor
+    FromMetadata.from_individual_values(
+        n_pixels=132,
+        pixel_size=1.346,
+        resolution_factor=1.0,
+        precision="single",
+        viewing_distance=8 / (4 * np.pi),
+        n_inplanes=256,
+        use_protein_residue_model=True,
+        atom_shape="hard-sphere",
+    ).save(tmp_path / "parameters.npz")
+    loaded = ImageDescriptor.load(tmp_path / "parameters.npz")
+    assert loaded.polar_grid.n_shells == 133

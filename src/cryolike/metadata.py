@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .errors import MetadataError
+from .image_descriptor import ImageDescriptor  # CryoLike's path: cryolike.metadata
 
 #: Per-row array fields that may be absent (``None``).
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -191,6 +192,7 @@ def _shared_file_table(parts: list[ParticleMetadata]) -> list[ParticleMetadata]:
 
 __all__ = [
     "OPTIONAL_COLUMNS",
+    "ImageDescriptor",
     "ParticleMetadata",
     "concatenate_metadata",
     "decode_text",
