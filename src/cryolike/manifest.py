@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import OutputError, OutputExistsError
 from .output import OutputLayout, sha256_file, write_atomic
+from .paths import ResolvedStack
 
 MANIFEST_FORMAT = "cryolike-manifest/1"
 
@@ -236,3 +237,51 @@ def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
     if not all((layout.root / p).is_file() for p in entry.get("plots", {}).values()):
         return False
     return bool(entry.get("files"))
+
+
+def manifest_header(
+    *,
+    n_rows: int,
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+    grid: dict[str, Any],
+    pixel_size: dict[str, Any],
+    resolution: list[ResolvedStack] | None,
+) -> dict[str, Any]:
+    """The part of the manifest fixed before the first stack: what went in, how."""
+    stacks = [
+        {
+            "stored": item.stored,
+            "path": str(item.path) if item.path else None,
+            "rule": item.rule,
+        }
+        for item in resolution or []
+    ]
+    return {
+        "format": MANIFEST_FORMAT,
+        "packages": package_versions(),
+        "inputs": inputs,
+        "options": options,
+        "grid": grid,
+        "pixel_size": pixel_size,
+        "n_rows": n_rows,
+        "stack_files": stacks,
+    }
+
+
+def check_resumable(
+    layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]
+) -> None:
+    """A resumed run must have the previous run's inputs, options and grid.
+
+    Raises
+    ------
+    OutputError
+        Naming what differs.
+    """
+    for key in ("inputs", "options", "grid"):
+        if previous.get(key) != header[key]:
+            raise OutputError(
+                f"{layout.manifest}: the previous run used different {key}; resume only "
+                "with the same inputs and options, or pass overwrite=True"
+            )

@@ -22,13 +22,13 @@ from .checks import (
     check_stacks,
     determine_pixel_size,
 )
-from .errors import ConversionWarning, ImageStackError, OutputError
+from .errors import ConversionWarning, ImageStackError
 from .image_descriptor import ImageDescriptor
 from .manifest import (
-    MANIFEST_FORMAT,
     Manifest,
+    check_resumable,
     finished_stack,
-    package_versions,
+    manifest_header,
     prepare_output,
     remove_previous_run,
     remove_temporaries,
@@ -181,11 +181,21 @@ def run(
     )
     layout = OutputLayout(Path(output_dir).expanduser().resolve())
     previous = prepare_output(layout, options.overwrite, options.resume)
-    header = _manifest_header(
-        metadata, descriptor, options, inputs, prepared, resolution
+    source = prepared.pixel_size
+    header = manifest_header(
+        n_rows=len(metadata),
+        inputs=inputs,
+        options=options.describe(),
+        grid=descriptor.describe(),
+        pixel_size={
+            "source_angstrom": source.angstrom,
+            "source": source.source,
+            "output_angstrom": source.angstrom * options.downsample_factor,
+        },
+        resolution=resolution,
     )
     if previous is not None:
-        _check_resumable(layout, previous, header)
+        check_resumable(layout, previous, header)
     messages = [
         f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
     ]
@@ -280,46 +290,3 @@ def _tasks(
             reference,
             prepared.permissive,
         )
-
-
-def _manifest_header(
-    metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
-    options: ConversionOptions,
-    inputs: dict[str, Any],
-    prepared: _Prepared,
-    resolution: list[ResolvedStack] | None,
-) -> dict[str, Any]:
-    stacks = [
-        {
-            "stored": item.stored,
-            "path": str(item.path) if item.path else None,
-            "rule": item.rule,
-        }
-        for item in resolution or []
-    ]
-    return {
-        "format": MANIFEST_FORMAT,
-        "packages": package_versions(),
-        "inputs": inputs,
-        "options": options.describe(),
-        "grid": descriptor.describe(),
-        "pixel_size": {
-            "source_angstrom": prepared.pixel_size.angstrom,
-            "source": prepared.pixel_size.source,
-            "output_angstrom": prepared.pixel_size.angstrom * options.downsample_factor,
-        },
-        "n_rows": len(metadata),
-        "stack_files": stacks,
-    }
-
-
-def _check_resumable(
-    layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]
-) -> None:
-    for key in ("inputs", "options", "grid"):
-        if previous.get(key) != header[key]:
-            raise OutputError(
-                f"{layout.manifest}: the previous run used different {key}; resume only "
-                "with the same inputs and options, or pass overwrite=True"
-            )
