@@ -13,7 +13,7 @@ from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from cryolike.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.cryosparc import load_cs_table
+from cryolike.cs_file import load_cs_table
 from cryolike.errors import MissingDependencyError
 from cryolike.testing import ExampleProject
 

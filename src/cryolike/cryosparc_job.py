@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .cryosparc import join_on_uid, load_cs_table, read_cryosparc_metadata
+from .cryosparc import read_cryosparc_metadata
+from .cs_file import load_cs_table
+from .cs_join import join_on_uid
 from .errors import InputFileError, MetadataError
 from .metadata import ParticleMetadata
 from .mrc import inspect_stack
