@@ -22,8 +22,9 @@ from cryolike.inspection import (
 )
 from cryolike.npz import write_npz
 from cryolike.output import sha256_file
+from cryolike.stack_format import LENS_KEYS, REQUIRED_NPZ_KEYS
 from cryolike.testing import make_cryosparc_project
-from cryolike.verification import LENS_KEYS, REQUIRED_NPZ_KEYS, verify_output
+from cryolike.verification import verify_output
 
 
 @pytest.fixture(scope="module")

@@ -14,58 +14,8 @@ from .image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 from .inspection import load_output_manifest, stack_file
 from .npz import OBJECT_MEMBER, read_npz_safely
 from .output import OutputLayout, sha256_file
+from .stack_format import MAY_BE_NONE, NPZ_LAYOUT, REQUIRED_NPZ_KEYS
 
-#: The 15 lens keys CryoLike writes next to the 11 descriptor keys.
-LENS_KEYS: tuple[str, ...] = (
-    "defocusU",
-    "defocusV",
-    "defocusAngle",
-    "phaseShift",
-    "sphericalAberration",
-    "voltage",
-    "amplitudeContrast",
-    "angleRotation",
-    "angleTilt",
-    "anglePsi",
-    "ref_pixel_size",
-    "files",
-    "idxs",
-    "ctfBfactor",
-    "ctfScalefactor",
-)
-#: Every key a stack's npz must hold.
-REQUIRED_NPZ_KEYS: tuple[str, ...] = (*DESCRIPTOR_KEYS, *LENS_KEYS, "n_images")
-#: Keys that may hold ``None`` (a 0-d object array).
-_MAY_BE_NONE = frozenset(
-    {
-        "atom_radii",
-        "angleRotation",
-        "angleTilt",
-        "anglePsi",
-        "ref_pixel_size",
-        "ctfBfactor",
-        "ctfScalefactor",
-    }
-)
-#: Expected dtype kinds and shapes; ``"n"`` stands for the stack's image count.
-_LENS_LAYOUT: dict[str, tuple[str, tuple[int | str, ...]]] = {
-    "defocusU": ("f", ("n",)),
-    "defocusV": ("f", ("n",)),
-    "defocusAngle": ("f", ("n",)),
-    "phaseShift": ("f", ("n",)),
-    "sphericalAberration": ("f", ()),
-    "voltage": ("f", ()),
-    "amplitudeContrast": ("f", ()),
-    "angleRotation": ("f", ("n",)),
-    "angleTilt": ("f", ("n",)),
-    "anglePsi": ("f", ("n",)),
-    "ref_pixel_size": ("f", (2,)),
-    "files": ("US", ("n",)),
-    "idxs": ("iu", ("n",)),
-    "ctfBfactor": ("f", ("n",)),
-    "ctfScalefactor": ("f", ("n",)),
-    "n_images": ("iu", ()),
-}
 _FOURIER_DTYPES = {"single": torch.complex64, "double": torch.complex128}
 
 
@@ -200,12 +150,12 @@ def _check_files(
 
 def _check_member(key: str, value: object, n_images: int) -> str | None:
     if value is OBJECT_MEMBER:
-        return None if key in _MAY_BE_NONE else "holds a Python object"
+        return None if key in MAY_BE_NONE else "holds a Python object"
     if not isinstance(value, np.ndarray):
         return "is not an array"
-    if key not in _LENS_LAYOUT:
+    if key not in NPZ_LAYOUT:
         return None
-    kinds, shape = _LENS_LAYOUT[key]
+    kinds, shape = NPZ_LAYOUT[key]
     wanted = tuple(n_images if size == "n" else size for size in shape)
     if value.dtype.kind not in kinds or value.shape != wanted:
         return f"is {value.dtype} {value.shape}; expected kind {kinds!r} {wanted}"

@@ -1,0 +1,60 @@
+"""The per-stack npz that CryoLike reads: its keys, which may be None, dtypes and shapes."""
+
+from __future__ import annotations
+
+from .image_descriptor import DESCRIPTOR_KEYS
+
+#: The 15 lens keys CryoLike writes next to the 11 descriptor keys.
+LENS_KEYS: tuple[str, ...] = (
+    "defocusU",
+    "defocusV",
+    "defocusAngle",
+    "phaseShift",
+    "sphericalAberration",
+    "voltage",
+    "amplitudeContrast",
+    "angleRotation",
+    "angleTilt",
+    "anglePsi",
+    "ref_pixel_size",
+    "files",
+    "idxs",
+    "ctfBfactor",
+    "ctfScalefactor",
+)
+#: Every key a stack's npz must hold.
+REQUIRED_NPZ_KEYS: tuple[str, ...] = (*DESCRIPTOR_KEYS, *LENS_KEYS, "n_images")
+#: Keys that may hold ``None`` (a 0-d object array).
+MAY_BE_NONE = frozenset(
+    {
+        "atom_radii",
+        "angleRotation",
+        "angleTilt",
+        "anglePsi",
+        "ref_pixel_size",
+        "ctfBfactor",
+        "ctfScalefactor",
+    }
+)
+#: Expected dtype kinds and shapes; ``"n"`` stands for the stack's image count.
+NPZ_LAYOUT: dict[str, tuple[str, tuple[int | str, ...]]] = {
+    "defocusU": ("f", ("n",)),
+    "defocusV": ("f", ("n",)),
+    "defocusAngle": ("f", ("n",)),
+    "phaseShift": ("f", ("n",)),
+    "sphericalAberration": ("f", ()),
+    "voltage": ("f", ()),
+    "amplitudeContrast": ("f", ()),
+    "angleRotation": ("f", ("n",)),
+    "angleTilt": ("f", ("n",)),
+    "anglePsi": ("f", ("n",)),
+    "ref_pixel_size": ("f", (2,)),
+    "files": ("US", ("n",)),
+    "idxs": ("iu", ("n",)),
+    "ctfBfactor": ("f", ("n",)),
+    "ctfScalefactor": ("f", ("n",)),
+    "n_images": ("iu", ()),
+}
+
+
+__all__ = ["LENS_KEYS", "MAY_BE_NONE", "NPZ_LAYOUT", "REQUIRED_NPZ_KEYS"]
