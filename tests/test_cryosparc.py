@@ -401,3 +401,29 @@ def test_temporaries_of_killed_writers_are_removed(
     report = run(project, out, batch_size=10, progress=leave_stray)
     assert report.n_converted == 48
     assert not stray.exists()
+
+
+def test_unguarded_scripts_are_not_run_again_by_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from cryolike.options import PARALLEL_MIN_IMAGES, resolve_workers
+    from cryolike.parallel import main_module_is_spawn_safe
+
+    def main_script(source: str) -> bool:
+        script = tmp_path / "convert.py"
+        script.write_text(source)
+        module = types.ModuleType("__main__")
+        module.__file__ = str(script)
+        monkeypatch.setitem(sys.modules, "__main__", module)
+        return main_module_is_spawn_safe()
+
+    assert not main_script("import cryolike\ncryolike.run()\n")
+    assert main_script(
+        "def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n"
+    )
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    assert main_module_is_spawn_safe()  # interactive: nothing to re-run
+    assert resolve_workers(None, 10 * PARALLEL_MIN_IMAGES, 8, spawn_safe=False) == 1

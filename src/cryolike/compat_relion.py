@@ -75,7 +75,8 @@ def convert_particle_stacks_from_indexed_star_file(
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
         Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048 images or more, else none);
+        (default: one per CPU core for runs of 2048+ images of 128² px or as many
+        pixels, run from a guarded script or the CLI; else none);
         the output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
@@ -183,7 +184,8 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
         Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048 images or more, else none);
+        (default: one per CPU core for runs of 2048+ images of 128² px or as many
+        pixels, run from a guarded script or the CLI; else none);
         the output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a

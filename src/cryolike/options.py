@@ -15,9 +15,10 @@ class OptionError(ConversionError, ValueError):
 
 
 OnProblem = Literal["error", "skip"]
-#: Runs smaller than this are converted in the calling process when ``workers`` is
-#: ``None``: starting worker processes costs about a second each.
+#: Runs smaller than this many 128² px images (in pixels) are converted in the
+#: calling process when ``workers`` is ``None``: a worker costs about a second to start.
 PARALLEL_MIN_IMAGES = 2048
+_REFERENCE_IMAGE_PIXELS = 128 * 128
 ExecutorName = Literal["local", "dask"]
 
 
@@ -46,9 +47,11 @@ class ConversionOptions:
         What to do with an output folder that holds a previous run.
     workers
         Processes converting stacks in parallel; ``None`` picks one per CPU core
-        for runs of at least :data:`PARALLEL_MIN_IMAGES` images and several
-        stacks, and converts smaller runs in this process. The output is the
-        same for any number of workers.
+        for runs of at least :data:`PARALLEL_MIN_IMAGES` images of 128² px (or as
+        many pixels) in several stacks, and converts smaller runs in this
+        process. It also stays in this process when the calling script has no
+        ``if __name__ == "__main__":`` guard, which worker processes would
+        otherwise run again. The output is the same for any number of workers.
     flush_per_group
         Never mix input groups (paired STAR files) in one stack.
     executor
@@ -136,10 +139,22 @@ def _check_int(name: str, value: object, minimum: int | None) -> None:
         raise OptionError(f"{name} must be ≥ {minimum}; got {value}")
 
 
-def resolve_workers(workers: int | None, n_images: int, n_stacks: int) -> int:
-    """The number of worker processes for a run (see ``ConversionOptions.workers``)."""
+def resolve_workers(
+    workers: int | None,
+    n_images: int,
+    n_stacks: int,
+    spawn_safe: bool = True,
+    image_pixels: int = _REFERENCE_IMAGE_PIXELS,
+) -> int:
+    """The number of worker processes for a run (see ``ConversionOptions.workers``).
+
+    ``spawn_safe`` says whether worker processes can start without re-running the
+    caller's script (see :func:`cryolike.parallel.main_module_is_spawn_safe`);
+    without it the automatic choice is 1.
+    """
     if workers is not None:
         return workers
-    if n_images < PARALLEL_MIN_IMAGES or n_stacks < 2:
+    small = n_images * image_pixels < PARALLEL_MIN_IMAGES * _REFERENCE_IMAGE_PIXELS
+    if small or n_stacks < 2 or not spawn_safe:
         return 1
     return max(1, min(os.cpu_count() or 1, n_stacks))

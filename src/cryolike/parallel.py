@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from .options import ExecutorName
@@ -39,6 +42,28 @@ def _single_threaded_children() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def main_module_is_spawn_safe() -> bool:
+    """Whether worker processes can start without re-running the caller's script.
+
+    Spawned workers import the ``__main__`` script again; an unguarded script would
+    start the conversion once more in every worker. Interactive sessions,
+    ``python -c``, cryolike's own command line and scripts with an
+    ``if __name__ == "__main__":`` guard are safe.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if path is None or (spec is not None and spec.name.startswith("cryolike")):
+        return True
+    if Path(path).name == "cryolike":
+        return True
+    try:
+        source = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"if\s+__name__\s*==\s*['\"]__main__['\"]", source) is not None
 
 
 def _init_worker() -> None:

@@ -38,7 +38,7 @@ from .manifest import (
 from .metadata import ParticleMetadata
 from .options import ConversionOptions, resolve_workers
 from .output import OutputLayout
-from .parallel import map_in_order
+from .parallel import main_module_is_spawn_safe, map_in_order
 from .paths import ResolvedStack
 
 
@@ -228,7 +228,13 @@ def run(
         for record in map_in_order(
             convert_batch,
             tasks,
-            resolve_workers(options.workers, total_images - converted, n_todo),
+            resolve_workers(
+                options.workers,
+                total_images - converted,
+                n_todo,
+                spawn_safe=main_module_is_spawn_safe(),
+                image_pixels=descriptor.n_pixels[0] * descriptor.n_pixels[1],
+            ),
             options.executor,
             options.scheduler_address,
         ):
