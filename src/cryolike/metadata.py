@@ -116,12 +116,6 @@ class ParticleMetadata:
         }
         return dataclasses.replace(self, **changes)
 
-    def stack_path(self, position: int) -> str:
-        """The resolved stack file of one row ('' when unresolved or missing)."""
-        if self.stack_file_index is None or self.stack_file_index[position] < 0:
-            return ""
-        return self.stack_files[int(self.stack_file_index[position])]
-
     def stack_paths(self) -> np.ndarray:
         """The resolved stack file of every row, as a ``<U`` array ('' if missing)."""
         if self.stack_file_index is None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-import torch
 
 from .errors import ConversionError, OutputError
 from .image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
@@ -183,12 +182,6 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
     return writer.digest.hexdigest()
-
-
-def save_tensor(path: Path, array: np.ndarray) -> str:
-    """``torch.save`` one compact CPU tensor atomically; return its sha256."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    return write_atomic(path, lambda handle: torch.save(tensor, handle))
 
 
 def stack_npz_arrays(

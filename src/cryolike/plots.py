@@ -91,13 +91,6 @@ def power_spectrum(fourier: np.ndarray) -> np.ndarray:
     return np.asarray(np.mean(np.abs(fourier) ** 2, axis=(0, 2)), dtype=np.float64)
 
 
-def plot_power_spectrum(
-    fourier: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
-) -> None:
-    """Radially averaged power against resolution (Å) of the actual output grid."""
-    plot_radial_power(power_spectrum(fourier), descriptor, path, title)
-
-
 def plot_radial_power(
     power: np.ndarray, descriptor: ImageDescriptor, path: Path, title: str
 ) -> None:
