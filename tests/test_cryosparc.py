@@ -70,6 +70,7 @@ def test_converts_every_row_in_source_order(
     assert manifest["status"] == "complete"
     assert manifest["totals"]["n_converted"] == 48
     assert {entry["rule"] for entry in manifest["stack_files"]} == {"project_dir"}
+    assert manifest["image_sign"] == {"values": [-1.0], "applied": False}
 
 
 def test_batch_size_restacks_across_files(

@@ -247,8 +247,13 @@ def manifest_header(
     grid: dict[str, Any],
     pixel_size: dict[str, Any],
     resolution: list[ResolvedStack] | None,
+    image_sign: list[float] | None = None,
 ) -> dict[str, Any]:
-    """The part of the manifest fixed before the first stack: what went in, how."""
+    """The part of the manifest fixed before the first stack: what went in, how.
+
+    ``image_sign`` lists the distinct ``blob/sign`` values of the input; like
+    CryoLike, cryolike records but does not apply them.
+    """
     stacks = [
         {
             "stored": item.stored,
@@ -266,6 +271,7 @@ def manifest_header(
         "pixel_size": pixel_size,
         "n_rows": n_rows,
         "stack_files": stacks,
+        "image_sign": {"values": image_sign, "applied": False} if image_sign else None,
     }
 
 

@@ -193,6 +193,7 @@ def run(
             "output_angstrom": source.angstrom * options.downsample_factor,
         },
         resolution=resolution,
+        image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
     )
     if previous is not None:
         check_resumable(layout, previous, header)
