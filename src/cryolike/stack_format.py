@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .image_descriptor import DESCRIPTOR_KEYS
+from .npz import OBJECT_MEMBER
 
 #: The 15 lens keys CryoLike writes next to the 11 descriptor keys.
 LENS_KEYS: tuple[str, ...] = (
@@ -57,4 +60,35 @@ NPZ_LAYOUT: dict[str, tuple[str, tuple[int | str, ...]]] = {
 }
 
 
-__all__ = ["LENS_KEYS", "MAY_BE_NONE", "NPZ_LAYOUT", "REQUIRED_NPZ_KEYS"]
+def same_bits(left: np.ndarray, right: np.ndarray) -> bool:
+    """Same dtype, shape and bytes (how CryoLike compares grid values)."""
+    return (
+        left.dtype == right.dtype
+        and left.shape == right.shape
+        and left.tobytes() == right.tobytes()
+    )
+
+
+def member_problem(key: str, value: object, n_images: int) -> str | None:
+    """What is wrong with one npz member (as read by ``read_npz_safely``), or None."""
+    if value is OBJECT_MEMBER:
+        return None if key in MAY_BE_NONE else "holds a Python object"
+    if not isinstance(value, np.ndarray):
+        return "is not an array"
+    if key not in NPZ_LAYOUT:
+        return None
+    kinds, shape = NPZ_LAYOUT[key]
+    wanted = tuple(n_images if size == "n" else size for size in shape)
+    if value.dtype.kind not in kinds or value.shape != wanted:
+        return f"is {value.dtype} {value.shape}; expected kind {kinds!r} {wanted}"
+    return None
+
+
+__all__ = [
+    "LENS_KEYS",
+    "MAY_BE_NONE",
+    "NPZ_LAYOUT",
+    "REQUIRED_NPZ_KEYS",
+    "member_problem",
+    "same_bits",
+]

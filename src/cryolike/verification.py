@@ -14,7 +14,7 @@ from .image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 from .inspection import load_output_manifest, stack_file
 from .npz import OBJECT_MEMBER, read_npz_safely
 from .output import OutputLayout, sha256_file
-from .stack_format import MAY_BE_NONE, NPZ_LAYOUT, REQUIRED_NPZ_KEYS
+from .stack_format import REQUIRED_NPZ_KEYS, member_problem, same_bits
 
 _FOURIER_DTYPES = {"single": torch.complex64, "double": torch.complex128}
 
@@ -49,14 +49,6 @@ class VerificationReport:
     def add(self, path: Path | str, message: str) -> None:
         """Record a problem with ``path``."""
         self.problems.append(Problem(str(path), message))
-
-
-def _same_bits(left: np.ndarray, right: np.ndarray) -> bool:
-    return (
-        left.dtype == right.dtype
-        and left.shape == right.shape
-        and left.tobytes() == right.tobytes()
-    )
 
 
 def _reference_arrays(
@@ -148,20 +140,6 @@ def _check_files(
     return True
 
 
-def _check_member(key: str, value: object, n_images: int) -> str | None:
-    if value is OBJECT_MEMBER:
-        return None if key in MAY_BE_NONE else "holds a Python object"
-    if not isinstance(value, np.ndarray):
-        return "is not an array"
-    if key not in NPZ_LAYOUT:
-        return None
-    kinds, shape = NPZ_LAYOUT[key]
-    wanted = tuple(n_images if size == "n" else size for size in shape)
-    if value.dtype.kind not in kinds or value.shape != wanted:
-        return f"is {value.dtype} {value.shape}; expected kind {kinds!r} {wanted}"
-    return None
-
-
 def _check_npz(
     path: Path,
     n_images: int,
@@ -178,7 +156,7 @@ def _check_npz(
         report.add(path, f"lacks key(s) {', '.join(missing)}")
     for key in REQUIRED_NPZ_KEYS:
         problem = (
-            _check_member(key, members.get(key), n_images) if key in members else None
+            member_problem(key, members.get(key), n_images) if key in members else None
         )
         if problem:
             report.add(path, f"key {key!r} {problem}")
@@ -190,7 +168,7 @@ def _check_npz(
         same = (ours is OBJECT_MEMBER and theirs is OBJECT_MEMBER) or (
             isinstance(ours, np.ndarray)
             and isinstance(theirs, np.ndarray)
-            and _same_bits(ours, theirs)
+            and same_bits(ours, theirs)
         )
         if key in members and not same:
             report.add(
