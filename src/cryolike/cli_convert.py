@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_options import SHARED_NAMES, SHARED_OPTIONS, ConvertSettings
+from .cli_options import SHARED_NAMES, SHARED_OPTIONS, ConvertSettings, StackFolder
 from .console import reports_errors
 from .errors import ConversionWarning
 from .pipeline import ConversionReport, ProgressCallback
@@ -112,10 +112,7 @@ def convert_cryosparc(
         Path,
         typer.Argument(exists=True, dir_okay=False, help="The .cs file to convert."),
     ],
-    folder: Annotated[
-        Path | None,
-        typer.Option(file_okay=False, help="Folder of the MRC stacks (by basename)."),
-    ] = None,
+    folder: StackFolder = None,
     project_dir: Annotated[
         Path | None,
         typer.Option(
@@ -171,10 +168,7 @@ def convert_star(
         Path,
         typer.Argument(exists=True, dir_okay=False, help="The .star file to convert."),
     ],
-    folder: Annotated[
-        Path | None,
-        typer.Option(file_okay=False, help="Folder of the MRC stacks (by basename)."),
-    ] = None,
+    folder: StackFolder = None,
     project_dir: Annotated[
         Path | None,
         typer.Option(

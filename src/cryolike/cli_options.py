@@ -10,6 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+#: ``--folder``: where the MRC stacks are, looked up by basename (indexed inputs).
+StackFolder = Annotated[
+    Path | None,
+    typer.Option(file_okay=False, help="Folder of the MRC stacks (by basename)."),
+]
+
 
 class Executor(str, Enum):
     """Where ``convert`` runs the stacks (``--executor``)."""

@@ -168,7 +168,7 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     Parameters
     ----------
     params_input, folder_output, batch_size, n_stacks_max, downsample_factor,
-    downsample_type, skip_exist, flag_plots, overwrite, on_invalid, workers,
+    downsample_type, skip_exist, flag_plots, overwrite, on_missing, on_invalid, workers,
     executor, scheduler_address, progress
         As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`.
     folder_cryosparc

@@ -71,21 +71,8 @@ def convert_particle_stacks_from_indexed_star_file(
         Resume, or replace, a previous run in ``folder_output``.
     project_dir
         RELION project folder for relative image paths.
-    on_missing, on_invalid
-        ``'skip'`` converts the rest and reports missing stacks or bad images.
-    workers
-        Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048+ images of 128² px or as many
-        pixels, run from a guarded script or the CLI; else none);
-        the output does not depend on it.
-    executor
-        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
-        ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
-    scheduler_address
-        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
-        cluster for the run.
-    progress
-        Called after every stack with ``(record, images_done, images_total)``.
+    on_missing, on_invalid, workers, executor, scheduler_address, progress
+        As for :func:`cryolike.compat.convert_particle_stacks_from_indexed_cryosparc_file`.
 
     Returns
     -------
@@ -180,21 +167,8 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
         Resume, or replace, a previous run in ``folder_output``.
     flag_plots
         Write PNG plots of every stack.
-    on_missing, on_invalid
-        ``'skip'`` converts the rest and reports missing stacks or bad images.
-    workers
-        Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048+ images of 128² px or as many
-        pixels, run from a guarded script or the CLI; else none);
-        the output does not depend on it.
-    executor
-        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
-        ``dask.distributed`` cluster; ``pip install 'cryolike[dask]'``).
-    scheduler_address
-        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
-        cluster for the run.
-    progress
-        Called after every stack with ``(record, images_done, images_total)``.
+    on_missing, on_invalid, workers, executor, scheduler_address, progress
+        As for :func:`cryolike.compat.convert_particle_stacks_from_indexed_cryosparc_file`.
 
     Returns
     -------
