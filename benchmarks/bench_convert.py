@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cryolike.compat import convert_particle_stacks_from_indexed_cryosparc_file
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.testing import cs_table, write_cs, write_mrc_stack
+from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import cs_table, write_cs, write_mrc_stack
 
 
 def make_dataset(

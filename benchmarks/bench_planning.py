@@ -23,13 +23,13 @@ from typing import TypeVar
 
 import numpy as np
 
-from cryolike import checks, pipeline
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.metadata import ParticleMetadata
-from cryolike.mrc import StackInfo
-from cryolike.options import ConversionOptions
-from cryolike.output import OutputLayout
-from cryolike.paths import resolve_stack_paths
+from cryolike_convert import checks, pipeline
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.options import ConversionOptions
+from cryolike_convert.output.layout import OutputLayout
+from cryolike_convert.readers.mrc import StackInfo
+from cryolike_convert.readers.paths import resolve_stack_paths
 
 BOX = 128
 PIXEL_SIZE = 1.0

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m cryolike.example "${1:-example_output}"
+.venv/bin/python -m cryolike_convert.example "${1:-example_output}"

@@ -64,7 +64,7 @@ def max_relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:
 @pytest.fixture
 def project(tmp_path: Path) -> Any:
     """A small synthetic CryoSPARC project (48 particles, 32 px, 3 stacks)."""
-    from cryolike.testing import make_cryosparc_project
+    from cryolike_convert.testing import make_cryosparc_project
 
     return make_cryosparc_project(tmp_path / "project")
 

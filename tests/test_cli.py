@@ -1,4 +1,4 @@
-"""The ``cryolike`` command line, driven through typer's CliRunner."""
+"""The ``cryolike-convert`` command line, driven through typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cryolike import __version__
-from cryolike.cli import app
-from cryolike.compat import convert_particle_stacks_from_indexed_cryosparc_file
-from cryolike.console import ProgressReporter
-from cryolike.errors import OutputExistsError
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.pipeline import StackRecord
-from cryolike.testing import ExampleProject, make_cryosparc_project
+from cryolike_convert import __version__
+from cryolike_convert.cli.app import app
+from cryolike_convert.cli.console import ProgressReporter
+from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
+from cryolike_convert.errors import OutputExistsError
+from cryolike_convert.execution.pipeline import StackRecord
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
 N_PARTICLES = 20  # split over 3 MRC stacks of 7, 7 and 6 images
 
@@ -32,7 +32,7 @@ def project(tmp_path: Path) -> ExampleProject:
 
 
 def convert(project: ExampleProject, out: Path, *extra: str) -> object:
-    arguments = ["convert", "cryosparc", str(project.cs_file)]
+    arguments = ["cryosparc", str(project.cs_file)]
     arguments += ["--params", str(project.params), "--out", str(out)]
     arguments += ["--batch-size", "8", "--no-plots", *extra]
     return runner.invoke(app, arguments)
@@ -41,18 +41,18 @@ def convert(project: ExampleProject, out: Path, *extra: str) -> object:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"cryolike {__version__}"
+    assert result.stdout.strip() == f"cryolike-convert {__version__}"
 
 
 def test_python_m_cryolike_runs_the_app() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "cryolike", "--version"],
+        [sys.executable, "-m", "cryolike_convert", "--version"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert completed.returncode == 0
-    assert completed.stdout.strip() == f"cryolike {__version__}"
+    assert completed.stdout.strip() == f"cryolike-convert {__version__}"
 
 
 def test_params_writes_a_loadable_descriptor(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_debug_shows_the_conversion_error(
 ) -> None:
     out = tmp_path / "out"
     assert convert(project, out).exit_code == 0
-    arguments = ["--debug", "convert", "cryosparc", str(project.cs_file)]
+    arguments = ["--debug", "cryosparc", str(project.cs_file)]
     arguments += ["--params", str(project.params), "--out", str(out), "--no-plots"]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 1
@@ -170,11 +170,11 @@ def test_grid_mismatch_is_reported_with_exit_1(
 ) -> None:
     wrong = ImageDescriptor.from_individual_values(n_pixels=64, pixel_size=1.7)
     params = wrong.save(tmp_path / "wrong.npz")
-    arguments = ["convert", "cryosparc", str(project.cs_file), "--params", str(params)]
+    arguments = ["cryosparc", str(project.cs_file), "--params", str(params)]
     result = runner.invoke(app, [*arguments, "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "64 px" in result.stderr
-    assert "cryolike params" in result.stderr
+    assert "cryolike-convert params" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "out" / "fft").exists() or not any(
         (tmp_path / "out" / "fft").iterdir()
@@ -205,13 +205,13 @@ def test_missing_input_files_are_usage_errors(
     out = ["--out", str(tmp_path / "out")]
     no_cs = runner.invoke(
         app,
-        ["convert", "cryosparc", "nope.cs", "--params", str(project.params), *out],
+        ["cryosparc", "nope.cs", "--params", str(project.params), *out],
     )
     assert no_cs.exit_code == 2
     assert "'nope.cs' does not exist" in no_cs.output
     no_params = runner.invoke(
         app,
-        ["convert", "cryosparc", str(project.cs_file), "--params", "p.npz", *out],
+        ["cryosparc", str(project.cs_file), "--params", "p.npz", *out],
     )
     assert no_params.exit_code == 2
     assert "'p.npz' does not exist" in no_params.output
@@ -390,12 +390,12 @@ def test_quiet_progress_draws_nothing() -> None:
 
 
 def test_convert_cryosparc_job_reports_gap(tmp_path: Path) -> None:
-    from cryolike.testing import make_cryosparc_job
+    from cryolike_convert.testing import make_cryosparc_job
 
     job = make_cryosparc_job(
         tmp_path / "p", counts=(3, 3, 3, 3), folders=("downsample",), missing=(2,)
     )
-    arguments = ["convert", "cryosparc-job", str(job.project), "--job", "4"]
+    arguments = ["cryosparc-job", str(job.project), "--job", "4"]
     arguments += ["--params", str(job.params), "--out", str(tmp_path / "out")]
     result = runner.invoke(app, [*arguments, "--no-plots", "--batch-size", "4"])
     assert result.exit_code == 0, result.output
@@ -405,11 +405,10 @@ def test_convert_cryosparc_job_reports_gap(tmp_path: Path) -> None:
 
 
 def test_convert_star_and_star_pairs(tmp_path: Path) -> None:
-    from cryolike.testing import make_relion_project, write_paired_star_inputs
+    from cryolike_convert.testing import make_relion_project, write_paired_star_inputs
 
     relion = make_relion_project(tmp_path / "relion")
     arguments = [
-        "convert",
         "star",
         str(relion.star_file),
         "--params",
@@ -421,7 +420,7 @@ def test_convert_star_and_star_pairs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "converted 12 images into 1 stacks" in result.stdout
     mrcs, stars, params = write_paired_star_inputs(tmp_path / "paired", sizes=(7, 6))
-    arguments = ["convert", "star-pairs", "--params", str(params)]
+    arguments = ["star-pairs", "--params", str(params)]
     for mrc, star in zip(mrcs, stars, strict=True):
         arguments += ["--mrc", str(mrc), "--star", str(star)]
     arguments += ["--out", str(tmp_path / "o2"), "--batch-size", "5", "--no-plots"]
@@ -431,10 +430,10 @@ def test_convert_star_and_star_pairs(tmp_path: Path) -> None:
 
 
 def test_star_pairs_length_mismatch_is_an_error(tmp_path: Path) -> None:
-    from cryolike.testing import write_paired_star_inputs
+    from cryolike_convert.testing import write_paired_star_inputs
 
     mrcs, stars, params = write_paired_star_inputs(tmp_path / "paired", sizes=(7, 6))
-    arguments = ["convert", "star-pairs", "--params", str(params)]
+    arguments = ["star-pairs", "--params", str(params)]
     arguments += ["--mrc", str(mrcs[0]), "--mrc", str(mrcs[1]), "--star", str(stars[0])]
     result = runner.invoke(
         app, [*arguments, "--out", str(tmp_path / "o"), "--no-plots"]

@@ -10,11 +10,13 @@ import numpy as np
 import numpy.lib.recfunctions as rfn
 import pytest
 
-from cryolike import convert_particle_stacks_from_indexed_cryosparc as tutorial_name
-from cryolike.compat import (
+from cryolike_convert import (
+    convert_particle_stacks_from_indexed_cryosparc as tutorial_name,
+)
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.errors import (
+from cryolike_convert.errors import (
     GridMismatchError,
     ImageStackError,
     InputFileError,
@@ -23,11 +25,11 @@ from cryolike.errors import (
     OutputExistsError,
     PixelSizeError,
 )
-from cryolike.file_conversions.particle_stacks_wrappers import (
+from cryolike_convert.file_conversions.particle_stacks_wrappers import (
     convert_particle_stacks_from_indexed_cryosparc_file,
 )
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.testing import ExampleProject, write_cs, write_mrc_stack
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import ExampleProject, write_cs, write_mrc_stack
 
 from .conftest import load_output
 
@@ -327,7 +329,7 @@ def test_resume_redoes_only_missing_or_corrupt_stacks(
 def test_resume_with_other_options_is_refused(
     project: ExampleProject, tmp_path: Path
 ) -> None:
-    from cryolike.errors import OutputError
+    from cryolike_convert.errors import OutputError
 
     run(project, tmp_path / "out", batch_size=10)
     with pytest.raises(OutputError, match="different options"):
@@ -335,7 +337,7 @@ def test_resume_with_other_options_is_refused(
 
 
 def test_output_path_is_a_file(project: ExampleProject, tmp_path: Path) -> None:
-    from cryolike.errors import OutputError
+    from cryolike_convert.errors import OutputError
 
     (tmp_path / "out").write_text("x")
     with pytest.raises(OutputError, match="not a folder"):
@@ -376,7 +378,7 @@ def test_plots_are_written(project: ExampleProject, tmp_path: Path) -> None:
 def test_worker_count_is_automatic_and_does_not_change_output(
     project: ExampleProject, tmp_path: Path
 ) -> None:
-    from cryolike.options import PARALLEL_MIN_IMAGES, resolve_workers
+    from cryolike_convert.options import PARALLEL_MIN_IMAGES, resolve_workers
 
     assert resolve_workers(None, 48, 3) == 1  # small runs stay in this process
     assert resolve_workers(None, PARALLEL_MIN_IMAGES, 1) == 1
@@ -410,8 +412,8 @@ def test_unguarded_scripts_are_not_run_again_by_workers(
     import sys
     import types
 
-    from cryolike.options import PARALLEL_MIN_IMAGES, resolve_workers
-    from cryolike.parallel import main_module_is_spawn_safe
+    from cryolike_convert.execution.executors import main_module_is_spawn_safe
+    from cryolike_convert.options import PARALLEL_MIN_IMAGES, resolve_workers
 
     def main_script(source: str) -> bool:
         script = tmp_path / "convert.py"
@@ -421,7 +423,7 @@ def test_unguarded_scripts_are_not_run_again_by_workers(
         monkeypatch.setitem(sys.modules, "__main__", module)
         return main_module_is_spawn_safe()
 
-    assert not main_script("import cryolike\ncryolike.run()\n")
+    assert not main_script("import cryolike_convert\ncryolike.run()\n")
     assert main_script(
         "def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n"
     )

@@ -9,17 +9,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-import cryolike
-from cryolike.compat import (
+import cryolike_convert
+from cryolike_convert.compat import (
     convert_particle_stacks_from_cryosparc_job_directory as convert,
 )
-from cryolike.errors import InputFileError, MetadataError
-from cryolike.file_conversions.particle_stacks_wrappers import (
+from cryolike_convert.errors import InputFileError, MetadataError
+from cryolike_convert.file_conversions.particle_stacks_wrappers import (
     convert_particle_stacks_from_cryosparc_job_directory,
 )
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.preprocess import center_images, downsample_images
-from cryolike.testing import ExampleJob, make_cryosparc_job
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import ExampleJob, make_cryosparc_job
+from cryolike_convert.transform.preprocess import center_images, downsample_images
 
 from .conftest import load_output
 
@@ -38,7 +38,9 @@ def run(job: ExampleJob, out: Path, **kwargs: Any) -> Any:
 
 def test_import_paths() -> None:
     assert convert_particle_stacks_from_cryosparc_job_directory is convert
-    assert cryolike.convert_particle_stacks_from_cryosparc_job_directory is convert
+    assert (
+        cryolike_convert.convert_particle_stacks_from_cryosparc_job_directory is convert
+    )
 
 
 def test_restack_is_preferred_over_downsample(tmp_path: Path) -> None:

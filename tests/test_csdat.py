@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 
-from cryolike.compat import (
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.cs_file import load_cs_table
-from cryolike.errors import MissingDependencyError
-from cryolike.testing import ExampleProject
+from cryolike_convert.errors import MissingDependencyError
+from cryolike_convert.readers.cryosparc.container import load_cs_table
+from cryolike_convert.testing import ExampleProject
 
 from .conftest import load_output
 
@@ -60,7 +60,9 @@ def test_csdat_without_cryosparc_tools_names_the_extra(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refuse_cryosparc)
-    with pytest.raises(MissingDependencyError, match=r"cryolike\[cryosparc\]") as info:
+    with pytest.raises(
+        MissingDependencyError, match=r"cryolike-convert\[cryosparc\]"
+    ) as info:
         convert(project.params, project.cs_file, folder_output=tmp_path / "out")
     assert str(project.cs_file) in str(info.value)
     assert not (tmp_path / "out").exists()
@@ -69,7 +71,7 @@ def test_csdat_without_cryosparc_tools_names_the_extra(
 def test_corrupt_csdat_is_an_input_file_error(
     project: ExampleProject, tmp_path: Path
 ) -> None:
-    from cryolike.errors import InputFileError
+    from cryolike_convert.errors import InputFileError
 
     project.cs_file.write_bytes(b"\x95CSDAT" + b"\0" * 64)
     with pytest.raises(InputFileError, match="CSDAT") as info:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cryolike.cli import app
-from cryolike.compat import (
+from cryolike_convert.cli.app import app
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.errors import ImageStackError, MissingDependencyError
-from cryolike.options import ConversionOptions, OptionError
-from cryolike.pipeline import BatchTask, StackRecord, convert_batch
-from cryolike.testing import ExampleProject, make_cryosparc_project
+from cryolike_convert.errors import ImageStackError, MissingDependencyError
+from cryolike_convert.execution.pipeline import BatchTask, StackRecord, convert_batch
+from cryolike_convert.options import ConversionOptions, OptionError
+from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
 KILLED_STACK = 1
 
@@ -128,7 +128,9 @@ def test_killed_worker_loses_and_duplicates_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("cryolike.pipeline.convert_batch", kill_worker_once)
+    monkeypatch.setattr(
+        "cryolike_convert.execution.pipeline.convert_batch", kill_worker_once
+    )
     report = run(
         shared_project,
         tmp_path / "out",
@@ -168,7 +170,6 @@ def test_cli_runs_on_a_scheduler(
     result = CliRunner().invoke(
         app,
         [
-            "convert",
             "cryosparc",
             str(shared_project.cs_file),
             "--params",
@@ -193,7 +194,9 @@ def test_without_dask_the_error_names_the_extra(
     shared_project: ExampleProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'cryolike\[dask\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"pip install 'cryolike-convert\[dask\]'"
+    ):
         run(shared_project, tmp_path / "out", executor="dask")
     assert not list((tmp_path / "out").glob("*/*.pt"))
 

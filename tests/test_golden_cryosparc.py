@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cryolike
-from cryolike.npz import read_npz_safely
+import cryolike_convert
+from cryolike_convert.formats.npz import read_npz_safely
 
 from .conftest import GOLDEN, golden_cases, load_output, max_relative_l2
 
@@ -38,7 +38,7 @@ def _run_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     out = tmp_path / "out"
     kwargs["folder_output"] = str(out)
     monkeypatch.chdir(GOLDEN / case)
-    getattr(cryolike, info["call"]["function"])(**kwargs)
+    getattr(cryolike_convert, info["call"]["function"])(**kwargs)
     return out
 
 
@@ -117,7 +117,7 @@ def test_reference_output_untouched(tmp_path: Path) -> None:
     # The golden folders are read-only inputs: a run into a copy works the same.
     case = tmp_path / "case"
     shutil.copytree(GOLDEN / "cs_indexed_prefixed" / "input", case / "input")
-    report = cryolike.convert_particle_stacks_from_indexed_cryosparc_file(
+    report = cryolike_convert.convert_particle_stacks_from_indexed_cryosparc_file(
         case / "input/params.npz",
         case / "input/J9_particles_exported.cs",
         folder_cryosparc=case / "input/J3/imported",

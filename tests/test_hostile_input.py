@@ -17,8 +17,8 @@ import numpy as np
 import numpy.lib.recfunctions as rfn
 import pytest
 
-from cryolike import compat
-from cryolike.errors import (
+from cryolike_convert import compat
+from cryolike_convert.errors import (
     ConversionError,
     GridMismatchError,
     ImageStackError,
@@ -30,8 +30,8 @@ from cryolike.errors import (
     ParamsFileError,
     PixelSizeError,
 )
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.testing import (
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import (
     ExampleProject,
     make_cryosparc_job,
     make_cryosparc_project,

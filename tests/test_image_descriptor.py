@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryolike.errors import InputFileError, OutputExistsError, ParamsFileError
-from cryolike.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
+from cryolike_convert.errors import InputFileError, OutputExistsError, ParamsFileError
+from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 
 from .conftest import GOLDEN
 
@@ -128,7 +128,7 @@ def test_not_an_npz(tmp_path: Path) -> None:
 
 
 def test_writer_pickles_only_none(tmp_path: Path) -> None:
-    from cryolike.npz import none_array, write_npz
+    from cryolike_convert.formats.npz import none_array, write_npz
 
     with open(tmp_path / "ok.npz", "wb") as handle:
         write_npz(handle, {"a": none_array(), "b": np.arange(3)})
@@ -142,8 +142,8 @@ def test_writer_pickles_only_none(tmp_path: Path) -> None:
 
 
 def test_reference_import_path(tmp_path: Path) -> None:
-    # CryoLike's example script: from cryolike.metadata import ImageDescriptor
-    from cryolike.metadata import ImageDescriptor as FromMetadata
+    # CryoLike's example script: from cryolike_convert.metadata import ImageDescriptor
+    from cryolike_convert.metadata import ImageDescriptor as FromMetadata
 
     assert FromMetadata is ImageDescriptor
     FromMetadata.from_individual_values(

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 import torch
 
-from cryolike.compat import convert_particle_stacks_from_indexed_cryosparc_file
-from cryolike.errors import OutputError
-from cryolike.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike.inspection import (
+from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
+from cryolike_convert.errors import OutputError
+from cryolike_convert.formats.npz import write_npz
+from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
+from cryolike_convert.output.layout import sha256_file
+from cryolike_convert.output.stack_npz import LENS_KEYS, REQUIRED_NPZ_KEYS
+from cryolike_convert.review.inspect import (
     OVERVIEW_PLOTS,
     summarize_output,
     write_overview_plots,
 )
-from cryolike.npz import write_npz
-from cryolike.output import sha256_file
-from cryolike.stack_format import LENS_KEYS, REQUIRED_NPZ_KEYS
-from cryolike.testing import make_cryosparc_project
-from cryolike.verification import verify_output
+from cryolike_convert.review.verify import verify_output
+from cryolike_convert.testing import make_cryosparc_project
 
 
 @pytest.fixture(scope="module")

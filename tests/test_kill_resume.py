@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cryolike.compat import (
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.testing import make_cryosparc_project
+from cryolike_convert.testing import make_cryosparc_project
 
 # The child converts with small stacks (many files) and a slow disk: every fsync
 # sleeps a few ms *before* syncing, while the data sits under its temporary name,
@@ -27,7 +27,7 @@ def slow_fsync(descriptor):
     time.sleep(0.003)
     real_fsync(descriptor)
 os.fsync = slow_fsync
-from cryolike.compat import convert_particle_stacks_from_indexed_cryosparc_file
+from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 convert_particle_stacks_from_indexed_cryosparc_file(
     sys.argv[1], sys.argv[2], folder_output=sys.argv[3], batch_size=2,
     flag_plots=False, skip_exist=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryolike.polar import PolarGrid
+from cryolike_convert.transform.polar_grid import PolarGrid
 
 
 def grid_r8() -> PolarGrid:

@@ -11,13 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cryolike.compat import (
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.errors import ImageStackError
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.pipeline import plan_batches
-from cryolike.testing import cs_table, make_projections, write_cs, write_mrc_stack
+from cryolike_convert.errors import ImageStackError
+from cryolike_convert.execution.pipeline import plan_batches
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import (
+    cs_table,
+    make_projections,
+    write_cs,
+    write_mrc_stack,
+)
 
 BOX = 16
 

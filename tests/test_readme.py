@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cryolike.cli import app
+from cryolike_convert.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.DOTALL)
@@ -36,7 +36,7 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             exec(compile(code, str(README), "exec"), namespace)
             continue
         for line in code.splitlines():
-            if not line.startswith("cryolike "):
+            if not line.startswith("cryolike-convert "):
                 continue
             result = runner.invoke(app, shlex.split(line)[1:])
             assert result.exit_code == 0, f"{line}\n{result.output}"

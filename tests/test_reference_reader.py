@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cryolike.compat import (
+from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.testing import ExampleProject
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import ExampleProject
 
 IMAGE_KEYS = (
     "n_pixels",

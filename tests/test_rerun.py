@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from cryolike import compat
-from cryolike.errors import ConversionError, OutputError
-from cryolike.testing import (
+from cryolike_convert import compat
+from cryolike_convert.errors import ConversionError, OutputError
+from cryolike_convert.testing import (
     make_cryosparc_job,
     make_cryosparc_project,
     make_relion_project,
@@ -169,7 +169,7 @@ def test_plots_are_written_through_a_temporary_name(
 def test_full_disk_mid_run_leaves_nothing_and_names_the_output(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cryolike import output
+    from cryolike_convert.output import layout as output
 
     convert = _indexed_cryosparc(tmp_path / "input")
     out = tmp_path / "out"
@@ -226,7 +226,7 @@ def test_full_disk_mid_run_leaves_nothing_and_names_the_output(
 def test_resume_with_changed_input_is_refused(tmp_path: Path) -> None:
     import numpy as np
 
-    from cryolike.testing import write_cs
+    from cryolike_convert.testing import write_cs
 
     project = make_cryosparc_project(tmp_path / "input", n_particles=20)
     out = tmp_path / "out"

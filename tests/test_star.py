@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from cryolike import (
+from cryolike_convert import (
     convert_particle_stacks_from_indexed_cryosparc_file,
     convert_particle_stacks_from_indexed_star_file,
     convert_particle_stacks_from_paired_star_and_mrc_files,
 )
-from cryolike.errors import (
+from cryolike_convert.errors import (
     ConversionWarning,
     ImageStackError,
     InputFileError,
@@ -25,10 +25,10 @@ from cryolike.errors import (
     MissingFieldError,
     PixelSizeError,
 )
-from cryolike.file_conversions import particle_stacks_wrappers
-from cryolike.options import OptionError
-from cryolike.star import read_star_metadata, read_star_table
-from cryolike.testing import (
+from cryolike_convert.file_conversions import particle_stacks_wrappers
+from cryolike_convert.options import OptionError
+from cryolike_convert.readers.relion.indexed import read_star_metadata, read_star_table
+from cryolike_convert.testing import (
     cs_table_to_star,
     make_cryosparc_project,
     make_relion_project,

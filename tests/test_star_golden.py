@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-import cryolike
+import cryolike_convert
 
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
 GRID_KEYS = ("n_pixels", "pixel_size", "radius_max", "dist_radii", "n_inplanes")
@@ -37,7 +37,7 @@ def _run_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     call = json.loads((source / "case.json").read_text())["call"]
     kwargs = dict(call["kwargs"], folder_output="out")
     monkeypatch.chdir(work)
-    getattr(cryolike, call["function"])(**kwargs)
+    getattr(cryolike_convert, call["function"])(**kwargs)
     return work / "out"
 
 

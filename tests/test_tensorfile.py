@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cryolike.tensorfile import TensorFileWriter, tensor_pickle
+from cryolike_convert.formats.tensorfile import TensorFileWriter, tensor_pickle
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])

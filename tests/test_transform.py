@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryolike.image_descriptor import ImageDescriptor
-from cryolike.nufft import images_to_fourier_polar, polar_frequencies
-from cryolike.polar import PolarGrid
-from cryolike.preprocess import center_images, find_invalid_images, normalize_fourier
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.transform.engine import images_to_fourier_polar, polar_frequencies
+from cryolike_convert.transform.polar_grid import PolarGrid
+from cryolike_convert.transform.preprocess import (
+    center_images,
+    find_invalid_images,
+    normalize_fourier,
+)
 
 TOLERANCE = {"single": 1e-5, "double": 1e-10}
 

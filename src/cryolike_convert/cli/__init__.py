@@ -1,0 +1,1 @@
+"""The ``cryolike-convert`` command line (all printing lives here)."""

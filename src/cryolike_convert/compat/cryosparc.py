@@ -1,0 +1,216 @@
+"""CryoLike-named entry points for CryoSPARC inputs (indexed ``.cs`` files, job folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from cryolike_convert.compat.arguments import PathLike, load_params, wrapper_options
+from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.options import ExecutorName, OnProblem
+from cryolike_convert.output.manifest import describe_input_file
+from cryolike_convert.readers.cryosparc.indexed import read_cryosparc_metadata
+from cryolike_convert.readers.cryosparc.job import find_job_files, read_job_metadata
+from cryolike_convert.readers.paths import resolve_stack_paths
+
+
+def convert_particle_stacks_from_indexed_cryosparc_file(
+    params_input: PathLike | ImageDescriptor,
+    file_cs: PathLike,
+    folder_cryosparc: PathLike = "",
+    folder_output: PathLike = "",
+    batch_size: int = 1024,
+    n_stacks_max: int = -1,
+    pixel_size: float | None = None,
+    downsample_factor: int = 1,
+    downsample_type: Literal["mean", "max"] = "mean",
+    skip_exist: bool = False,
+    flag_plots: bool = True,
+    *,
+    overwrite: bool = False,
+    project_dir: PathLike | None = None,
+    on_missing: OnProblem = "error",
+    on_invalid: OnProblem = "error",
+    workers: int | None = None,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ConversionReport:
+    """Convert the particles listed in a CryoSPARC ``.cs`` file.
+
+    Images are written in ``.cs`` row order. ``blob/path`` is looked up by basename
+    in ``folder_cryosparc`` when given; otherwise as an absolute path, or relative to
+    the current folder, the CryoSPARC project folder (``project_dir``, or inferred as
+    the parent of the ``J<n>`` folder holding ``file_cs``) and ``file_cs``'s folder.
+
+    Parameters
+    ----------
+    params_input
+        The params file (or an :class:`ImageDescriptor`); the output grid.
+    file_cs
+        The ``.cs`` file with ``ctf/*`` and ``blob/path``/``blob/idx``.
+    folder_cryosparc
+        Folder holding the MRC stacks ('' = use the stored paths).
+    folder_output
+        Output folder ('' = current folder).
+    batch_size, n_stacks_max
+        Images per stack; stop after that many stacks (-1: all).
+    pixel_size
+        Å per pixel of the stored images; by default from ``blob/psize_A`` or
+        the MRC header. Must agree with ``blob/psize_A`` when both are given.
+    downsample_factor, downsample_type
+        Integer pooling factor and ``'mean'``/``'max'``.
+    skip_exist
+        Resume a previous run in ``folder_output`` (finished stacks are kept).
+    flag_plots
+        Write PNG plots of every stack.
+    overwrite
+        Replace a previous run in ``folder_output``.
+    project_dir
+        CryoSPARC project folder for relative ``blob/path`` values.
+    on_missing, on_invalid
+        ``'skip'`` converts the rest and reports missing stacks or bad images.
+    workers
+        Worker processes, also of the local Dask cluster with ``executor='dask'``
+        (default: one per CPU core for runs of 2048+ images of 128² px or as many
+        pixels, run from a guarded script or the CLI; else none);
+        the output does not depend on it.
+    executor
+        ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
+        ``dask.distributed`` cluster; ``pip install 'cryolike-convert[dask]'``).
+    scheduler_address
+        The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
+        cluster for the run.
+    progress
+        Called after every stack with ``(record, images_done, images_total)``.
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    ConversionError
+        With the file, row and field for any problem, before anything is written.
+    """
+    descriptor, params_record = load_params(params_input)
+    options = wrapper_options(locals())
+    cs_path = Path(file_cs).expanduser()
+    metadata = read_cryosparc_metadata(cs_path)
+    metadata, resolution = resolve_stack_paths(
+        metadata, folder_cryosparc or None, project_dir
+    )
+    inputs = {
+        "mode": "cryosparc_indexed",
+        "metadata": [describe_input_file(cs_path)],
+        "params": params_record,
+        "folder": str(Path(folder_cryosparc).expanduser().resolve())
+        if folder_cryosparc
+        else None,
+        "project_dir": str(project_dir) if project_dir else None,
+    }
+    return run(
+        metadata,
+        descriptor,
+        folder_output or ".",
+        options,
+        inputs=inputs,
+        resolution=resolution,
+        progress=progress,
+    )
+
+
+#: The name used in CryoLike's tutorial (``read_cryosparc_file.rst``).
+convert_particle_stacks_from_indexed_cryosparc = (
+    convert_particle_stacks_from_indexed_cryosparc_file
+)
+
+
+def convert_particle_stacks_from_cryosparc_job_directory(
+    params_input: PathLike | ImageDescriptor,
+    folder_cryosparc: PathLike = "",
+    job_number: int = 0,
+    folder_output: PathLike = "",
+    batch_size: int = 1024,
+    n_stacks_max: int = -1,
+    pixel_size: float | None = None,
+    downsample_factor: int = 1,
+    downsample_type: Literal["mean", "max"] = "mean",
+    skip_exist: bool = False,
+    flag_plots: bool = True,
+    *,
+    overwrite: bool = False,
+    on_missing: OnProblem = "error",
+    on_invalid: OnProblem = "error",
+    workers: int | None = None,
+    executor: ExecutorName = "local",
+    scheduler_address: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ConversionReport:
+    """Convert a CryoSPARC job folder ``folder_cryosparc/J<job_number>``.
+
+    Metadata come from ``J<n>_passthrough_particles.cs`` (joined on ``uid`` with
+    ``J<n>_particles.cs`` where fields are missing); images from
+    ``restack/batch_XXXXXX_restacked.mrc`` (or, without ``restack/``,
+    ``downsample/batch_XXXXXX_downsample.mrc``), read from 000000 up to the first
+    missing number. Row ``i`` belongs to the ``i``-th image across the files. Files
+    after a gap and rows without an image are reported, not converted.
+
+    Parameters
+    ----------
+    params_input, folder_output, batch_size, n_stacks_max, downsample_factor,
+    downsample_type, skip_exist, flag_plots, overwrite, on_missing, on_invalid, workers,
+    executor, scheduler_address, progress
+        As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`.
+    folder_cryosparc
+        The folder holding ``J<n>`` (the CryoSPARC project folder).
+    job_number
+        ``n`` of ``J<n>`` (not zero-padded).
+    pixel_size
+        Å per pixel of the stored images; by default ``blob/psize_A`` when a job
+        file has it, else the MRC header.
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    ConversionError
+        Missing job folder, metadata file or image folder (naming the paths looked
+        for), fewer rows than images, and every check of the indexed mode.
+    """
+    descriptor, params_record = load_params(params_input)
+    options = wrapper_options(locals())
+    files = find_job_files(folder_cryosparc, job_number)
+    metadata, surplus = read_job_metadata(files)
+    warnings = [
+        f"{path}: not read — batch_{len(files.stacks):06d} is missing and reading "
+        "stops at the first gap"
+        for path in files.ignored
+    ]
+    inputs = {
+        "mode": "cryosparc_job",
+        "metadata": [describe_input_file(files.metadata_file)],
+        "params": params_record,
+        "stacks": [str(path.resolve()) for path in files.stacks],
+        "ignored_stacks": [str(path.resolve()) for path in files.ignored],
+    }
+    return run(
+        metadata,
+        descriptor,
+        folder_output or ".",
+        options,
+        inputs=inputs,
+        progress=progress,
+        rows_without_images=surplus,
+        notes=warnings,
+    )
+
+
+__all__ = [
+    "convert_particle_stacks_from_cryosparc_job_directory",
+    "convert_particle_stacks_from_indexed_cryosparc",
+    "convert_particle_stacks_from_indexed_cryosparc_file",
+]

@@ -1,0 +1,1 @@
+"""Executing a conversion: up-front checks, planning, the per-stack worker, executors."""

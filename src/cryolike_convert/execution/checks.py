@@ -1,0 +1,271 @@
+"""Up-front checks of a whole run: stacks, pixel size, grid and lens values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cryolike_convert.errors import (
+    ConversionError,
+    GridMismatchError,
+    ImageStackError,
+    MetadataError,
+    PixelSizeError,
+)
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.readers.mrc import StackInfo, inspect_stack
+from cryolike_convert.readers.paths import ResolvedStack, clean_stored_path
+
+MAX_LISTED = 20
+PIXEL_SIZE_RTOL = 1e-4
+GRID_PIXEL_SIZE_RTOL = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A metadata row that was not converted, and why."""
+
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PixelSize:
+    """The source pixel size (before downsampling) and where it came from."""
+
+    angstrom: float
+    source: str
+    from_metadata: float | None
+
+
+def _problem_list(problems: list[str]) -> str:
+    listed = "\n  ".join(problems[:MAX_LISTED])
+    more = len(problems) - MAX_LISTED
+    return listed + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def check_stacks(
+    metadata: ParticleMetadata,
+    resolution: list[ResolvedStack] | None,
+    skip: bool,
+) -> tuple[dict[str, StackInfo], list[SkippedRow]]:
+    """Open every referenced stack's header and check every requested index.
+
+    Returns the header of every readable stack and, when ``skip`` is set, the rows
+    that cannot be converted. Without ``skip`` any problem raises, listing every
+    problem (the first 20 and a count), before anything is written.
+
+    Raises
+    ------
+    ImageStackError
+        If stacks are missing, unreadable or too short, and ``skip`` is false.
+    """
+    if metadata.stack_file_index is None:
+        raise ConversionError(
+            f"{metadata.source_path}: stack paths were never resolved"
+        )
+    tried = {str(item.stored): item.tried for item in resolution or []}
+    infos: dict[str, StackInfo] = {}
+    failures: dict[str, str] = {}
+    for path in metadata.stack_files:
+        try:
+            infos[path] = inspect_stack(Path(path))
+        except ConversionError as err:
+            failures[path] = str(err)
+    problems: list[str] = []
+    skipped: list[SkippedRow] = []
+    codes = metadata.stack_file_index + 1  # 0: not found
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(metadata.stack_files) + 1)
+    groups = np.split(order, np.cumsum(counts)[:-1])
+    for path, rows in zip(("", *metadata.stack_files), groups, strict=True):
+        if rows.size == 0:
+            continue
+        reason = _stack_problem(path, metadata, rows, tried, failures)
+        if reason is not None:
+            problems.append(
+                f"{metadata.row_label(int(rows[0]))}: {reason} ({len(rows)} row(s))"
+            )
+            skipped += [SkippedRow(int(row), reason) for row in rows]
+            continue
+        n_images = infos[str(path)].n_images
+        bad = rows[metadata.stack_index[rows] >= n_images]
+        for row in bad:
+            reason = (
+                f"{metadata.label('stack_index')} {int(metadata.stack_index[row])} is out "
+                f"of range: {path} holds {n_images} image(s)"
+            )
+            problems.append(f"{metadata.row_label(int(row))}: {reason}")
+            skipped.append(SkippedRow(int(row), reason))
+    if problems and not skip:
+        raise ImageStackError(
+            f"{metadata.source_path}: {len(problems)} problem(s) with the image stacks; "
+            f"nothing was written:\n  {_problem_list(problems)}\n"
+            "Fix the paths (folder / project_dir) or pass on_missing='skip' "
+            "(CLI --skip-missing) to convert the rest."
+        )
+    return infos, sorted(skipped, key=lambda item: item.position)
+
+
+def _stack_problem(
+    path: str,
+    metadata: ParticleMetadata,
+    rows: np.ndarray,
+    tried: dict[str, tuple[Path, ...]],
+    failures: dict[str, str],
+) -> str | None:
+    if not path:
+        stored = metadata.stored_path[rows[0]]
+        looked = tried.get(clean_stored_path(stored), ())
+        where = ", ".join(str(p) for p in looked)
+        return (
+            f"stack file not found (looked for: {where})"
+            if where
+            else "stack file not found"
+        )
+    return failures.get(path)
+
+
+def check_image_shape(infos: dict[str, StackInfo]) -> tuple[int, int]:
+    """The one image shape of all stacks.
+
+    Raises
+    ------
+    ImageStackError
+        On mixed or non-square image shapes.
+    """
+    shapes: dict[tuple[int, int], list[str]] = {}
+    for path, info in infos.items():
+        shapes.setdefault(info.shape, []).append(path)
+    if len(shapes) > 1:
+        listed = "; ".join(
+            f"{s[0]}×{s[1]} in {files[0]}" for s, files in shapes.items()
+        )
+        raise ImageStackError(
+            f"stacks hold images of different sizes ({listed}); convert each box size "
+            "separately with its own params file"
+        )
+    shape = next(iter(shapes))
+    if shape[0] != shape[1]:
+        raise ImageStackError(
+            f"{shapes[shape][0]}: images are {shape[0]}×{shape[1]} pixels; expected "
+            "square images"
+        )
+    return shape
+
+
+def _unique_value(values: np.ndarray, rtol: float) -> float | None:
+    distinct = np.unique(values.astype(np.float64))
+    if distinct.size and np.all(
+        np.abs(distinct - distinct[0]) <= rtol * abs(distinct[0])
+    ):
+        return float(values[0])
+    return None
+
+
+def determine_pixel_size(
+    metadata: ParticleMetadata, infos: dict[str, StackInfo], manual: float | None
+) -> PixelSize:
+    """Manual pixel size > metadata (all rows must agree) > MRC header.
+
+    Raises
+    ------
+    PixelSizeError
+        On disagreement between rows, between manual and metadata values, or if
+        no source gives a pixel size.
+    """
+    from_metadata: float | None = None
+    if metadata.pixel_size_angstrom is not None and len(metadata):
+        from_metadata = _unique_value(metadata.pixel_size_angstrom, PIXEL_SIZE_RTOL)
+        if from_metadata is None:
+            distinct = np.unique(metadata.pixel_size_angstrom)
+            raise PixelSizeError(
+                f"{metadata.source_path}: rows disagree on the pixel size "
+                f"({metadata.label('pixel_size_angstrom')}) "
+                f"({', '.join(f'{v:g}' for v in distinct[:10])} Å); convert each pixel "
+                "size separately"
+            )
+    if manual is not None:
+        if (
+            from_metadata is not None
+            and abs(manual - from_metadata) > PIXEL_SIZE_RTOL * from_metadata
+        ):
+            raise PixelSizeError(
+                f"{metadata.source_path}: pixel_size={manual:g} Å was given but the metadata "
+                f"({metadata.label('pixel_size_angstrom')}) says {from_metadata:g} Å; "
+                "drop the pixel_size argument or fix the metadata"
+            )
+        return PixelSize(float(manual), "manual", from_metadata)
+    if from_metadata is not None:
+        return PixelSize(float(from_metadata), "metadata", from_metadata)
+    headers = np.array([info.voxel_size_angstrom for info in infos.values()])
+    headers = headers[headers > 0]
+    value = _unique_value(headers, PIXEL_SIZE_RTOL) if headers.size else None
+    if value is None:
+        what = "disagree" if headers.size else "are unset (0)"
+        raise PixelSizeError(
+            f"{metadata.source_path}: no pixel size in the metadata and the MRC headers {what}; "
+            "pass pixel_size (Å per pixel of the stored images)"
+        )
+    return PixelSize(value, "mrc_header", None)
+
+
+def check_grid(
+    descriptor: ImageDescriptor, shape: tuple[int, int], pixel_size: float, factor: int
+) -> None:
+    """The images after downsampling must be the params file's grid.
+
+    Raises
+    ------
+    GridMismatchError
+        Saying which params file would fit.
+    """
+    n_out = shape[0] // factor
+    size_out = pixel_size * factor
+    n_params = descriptor.n_pixels
+    size_params = descriptor.pixel_size_angstrom
+    box_ok = n_params == (n_out, n_out)
+    size_ok = all(abs(size_out - s) <= GRID_PIXEL_SIZE_RTOL * s for s in size_params)
+    if not (box_ok and size_ok):
+        raise GridMismatchError(
+            f"the images are {shape[0]} px at {pixel_size:g} Å"
+            + (
+                f", downsampled ×{factor} to {n_out} px at {size_out:g} Å"
+                if factor > 1
+                else ""
+            )
+            + f", but the params file describes {n_params[0]} px at {size_params[0]:g} Å. "
+            f"A params file that fits: ImageDescriptor.from_individual_values("
+            f"n_pixels={n_out}, pixel_size={size_out:g}) (CLI: cryolike-convert params "
+            f"--n-pixels {n_out} --pixel-size {size_out:g})."
+        )
+
+
+def check_lens_scalars(metadata: ParticleMetadata) -> None:
+    """Voltage, Cs and amplitude contrast must be the same for every row.
+
+    Raises
+    ------
+    MetadataError
+        Naming the field and its distinct values.
+    """
+    for name, label in (
+        ("voltage_kv", "voltage (kV)"),
+        ("spherical_aberration_mm", "spherical aberration (mm)"),
+        ("amplitude_contrast_fraction", "amplitude contrast"),
+    ):
+        values: np.ndarray = getattr(metadata, name)
+        distinct = np.unique(values)
+        if distinct.size > 1:
+            first_other = int(np.flatnonzero(values != values[0])[0])
+            raise MetadataError(
+                f"{metadata.source_path}: {label} ({metadata.label(name)}) differs between rows "
+                f"({', '.join(f'{v:g}' for v in distinct[:10])}); first change at "
+                f"{metadata.row_label(first_other)}. Convert each group separately.",
+                path=metadata.source_path,
+                row=first_other,
+                field=name,
+            )

@@ -1,0 +1,158 @@
+"""Running the per-stack conversion on a ``dask.distributed`` cluster (optional extra).
+
+Dask is imported only when this executor is used; without it the error names the
+extra to install. One task (future) runs one output stack; workers write their own
+files and the driver receives only the small per-stack record.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from cryolike_convert.errors import ConversionError, MissingDependencyError
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+#: Re-runs of a task that raised an unexpected error (an I/O hiccup, say). A worker
+#: that dies is handled by the scheduler, which re-runs its tasks elsewhere up to
+#: ``distributed.scheduler.allowed-failures`` times (3 by default).
+RETRIES = 3
+#: Tasks in flight per worker thread: enough to keep workers busy, few enough to
+#: keep the driver's memory bounded whatever the number of stacks.
+IN_FLIGHT_PER_THREAD = 2
+INSTALL_HINT = "pip install 'cryolike-convert[dask]'"
+
+
+def import_distributed() -> Any:
+    """Import ``dask.distributed``, or explain how to install it.
+
+    Returns
+    -------
+    module
+        The ``distributed`` package.
+
+    Raises
+    ------
+    MissingDependencyError
+        When dask's distributed scheduler is not installed.
+    """
+    try:
+        import distributed
+    except ImportError as err:
+        raise MissingDependencyError(
+            "executor='dask' needs dask.distributed, which is not installed: "
+            f"{INSTALL_HINT} (or use executor='local')"
+        ) from err
+    return distributed
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome(Generic[Result]):
+    """A task's result, or the ConversionError it raised (not worth retrying)."""
+
+    result: Result | None
+    error: ConversionError | None
+
+
+def _attempt(function: Callable[[Task], Result], task: Task) -> _Outcome[Result]:
+    """Run one task on a worker with single-threaded torch."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        return _Outcome(function(task), None)
+    except ConversionError as err:
+        return _Outcome(None, err)
+
+
+def _unwrap(outcome: _Outcome[Result]) -> Result:
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.result  # type: ignore[return-value]
+
+
+@contextmanager
+def _connect(
+    distributed: Any, workers: int, scheduler_address: str | None
+) -> Iterator[Any]:
+    """A client of ``scheduler_address``, or of a local cluster closed with it."""
+    if scheduler_address is not None:
+        with distributed.Client(scheduler_address, set_as_default=False) as client:
+            yield client
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def _in_flight_limit(client: Any, workers: int) -> int:
+    threads = int(sum(client.nthreads().values()))
+    return IN_FLIGHT_PER_THREAD * max(workers, threads, 1)
+
+
+def map_on_dask(
+    function: Callable[[Task], Result],
+    tasks: Iterable[Task],
+    workers: int,
+    scheduler_address: str | None = None,
+) -> Iterator[Result]:
+    """Apply ``function`` to every task on a Dask cluster; yield results in task order.
+
+    At most two tasks per worker thread are in flight (re-counted as workers come
+    and go), so memory stays bounded. A task that raises an unexpected error is
+    retried :data:`RETRIES` times; the tasks of a worker that dies are re-run by the
+    scheduler. A :class:`ConversionError` is raised without retries, once the tasks
+    still in flight have finished (a running Dask task cannot be stopped).
+
+    Parameters
+    ----------
+    function
+        A picklable, module-level function; every worker must be able to import it.
+    tasks
+        Picklable inputs, consumed lazily.
+    workers
+        Worker processes of the local cluster (``scheduler_address=None``).
+    scheduler_address
+        Address of a running scheduler (``tcp://host:8786``), or ``None`` for a
+        local cluster on loopback that lives as long as this generator.
+
+    Yields
+    ------
+    Result
+        One result per task, in task order.
+
+    Raises
+    ------
+    MissingDependencyError
+        When dask's distributed scheduler is not installed.
+    """
+    distributed = import_distributed()
+    with _connect(distributed, workers, scheduler_address) as client:
+        pending: deque[Any] = deque()
+        try:
+            for task in tasks:
+                pending.append(
+                    client.submit(_attempt, function, task, retries=RETRIES, pure=False)
+                )
+                if len(pending) >= _in_flight_limit(client, workers):
+                    yield _unwrap(pending.popleft().result())
+            while pending:
+                yield _unwrap(pending.popleft().result())
+        finally:
+            # Tasks already running cannot be stopped; let the (bounded) rest finish
+            # so that no stack file appears after the caller has cleaned up.
+            client.gather(list(pending), errors="skip")

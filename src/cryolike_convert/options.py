@@ -1,0 +1,160 @@
+"""Frozen, validated parameter objects for the user's choices."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from cryolike_convert.errors import ConversionError
+
+
+class OptionError(ConversionError, ValueError):
+    """An option value is out of range."""
+
+
+OnProblem = Literal["error", "skip"]
+#: Runs smaller than this many 128² px images (in pixels) are converted in the
+#: calling process when ``workers`` is ``None``: a worker costs about a second to start.
+PARALLEL_MIN_IMAGES = 2048
+_REFERENCE_IMAGE_PIXELS = 128 * 128
+ExecutorName = Literal["local", "dask"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversionOptions:
+    """How one conversion runs.
+
+    Attributes
+    ----------
+    batch_size
+        Images per output stack.
+    n_stacks_max
+        Stop after this many stacks (``<= 0``: no limit); the rest is reported.
+    pixel_size_angstrom
+        Manual source pixel size (before downsampling), Å.
+    downsample_factor, downsample_type
+        Integer pooling factor ≥ 1 and ``'mean'``/``'max'``.
+    make_plots
+        Write PNG plots per stack.
+    on_missing
+        ``'error'``: a missing/unreadable stack or an out-of-range index stops the
+        run before anything is written; ``'skip'``: those rows are reported.
+    on_invalid
+        The same for flat or non-finite images.
+    overwrite, resume
+        What to do with an output folder that holds a previous run.
+    workers
+        Processes converting stacks in parallel; ``None`` picks one per CPU core
+        for runs of at least :data:`PARALLEL_MIN_IMAGES` images of 128² px (or as
+        many pixels) in several stacks, and converts smaller runs in this
+        process. It also stays in this process when the calling script has no
+        ``if __name__ == "__main__":`` guard, which worker processes would
+        otherwise run again. The output is the same for any number of workers.
+    flush_per_group
+        Never mix input groups (paired STAR files) in one stack.
+    executor
+        ``'local'``: ``workers`` processes on this machine (serial for 1);
+        ``'dask'``: one task per stack on a ``dask.distributed`` cluster
+        (needs ``pip install 'cryolike-convert[dask]'``).
+    scheduler_address
+        With ``executor='dask'``: the scheduler to connect to (``tcp://host:port``);
+        ``None`` starts a local cluster of ``workers`` processes for the run.
+    """
+
+    batch_size: int = 1024
+    n_stacks_max: int = -1
+    pixel_size_angstrom: float | None = None
+    downsample_factor: int = 1
+    downsample_type: Literal["mean", "max"] = "mean"
+    make_plots: bool = True
+    on_missing: OnProblem = "error"
+    on_invalid: OnProblem = "error"
+    overwrite: bool = False
+    resume: bool = False
+    workers: int | None = None
+    flush_per_group: bool = False
+    executor: ExecutorName = "local"
+    scheduler_address: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("batch_size", self.batch_size, minimum=1)
+        _check_int("n_stacks_max", self.n_stacks_max, minimum=None)
+        _check_int("downsample_factor", self.downsample_factor, minimum=1)
+        if self.workers is not None:
+            _check_int("workers", self.workers, minimum=1)
+        if self.downsample_type not in ("mean", "max"):
+            raise OptionError(
+                f"downsample_type must be 'mean' or 'max'; got {self.downsample_type!r}"
+            )
+        for name in ("on_missing", "on_invalid"):
+            if getattr(self, name) not in ("error", "skip"):
+                raise OptionError(
+                    f"{name} must be 'error' or 'skip'; got {getattr(self, name)!r}"
+                )
+        if self.pixel_size_angstrom is not None and not self.pixel_size_angstrom > 0:
+            raise OptionError(
+                f"pixel_size must be > 0 Å; got {self.pixel_size_angstrom}"
+            )
+        _check_executor(self.executor, self.scheduler_address)
+        if self.overwrite and self.resume:
+            raise OptionError("overwrite and resume (skip_exist) exclude each other")
+
+    def describe(self) -> dict[str, object]:
+        """The options that shape the output, for the manifest."""
+        return {
+            "batch_size": self.batch_size,
+            "n_stacks_max": self.n_stacks_max,
+            "pixel_size_angstrom": self.pixel_size_angstrom,
+            "downsample_factor": self.downsample_factor,
+            "downsample_type": self.downsample_type,
+            "make_plots": self.make_plots,
+            "on_missing": self.on_missing,
+            "on_invalid": self.on_invalid,
+            "flush_per_group": self.flush_per_group,
+        }
+
+
+def _check_executor(executor: object, scheduler_address: object) -> None:
+    if executor not in ("local", "dask"):
+        raise OptionError(f"executor must be 'local' or 'dask'; got {executor!r}")
+    if scheduler_address is None:
+        return
+    if not isinstance(scheduler_address, str) or not scheduler_address.strip():
+        raise OptionError(
+            f"scheduler_address must be an address such as 'tcp://host:8786'; "
+            f"got {scheduler_address!r}"
+        )
+    if executor != "dask":
+        raise OptionError(
+            "scheduler_address is only used with executor='dask' (CLI: --executor dask)"
+        )
+
+
+def _check_int(name: str, value: object, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise OptionError(f"{name} must be an integer; got {value!r}")
+    if minimum is not None and value < minimum:
+        raise OptionError(f"{name} must be ≥ {minimum}; got {value}")
+
+
+def resolve_workers(
+    workers: int | None,
+    n_images: int,
+    n_stacks: int,
+    spawn_safe: bool = True,
+    image_pixels: int = _REFERENCE_IMAGE_PIXELS,
+) -> int:
+    """The number of worker processes for a run (see ``ConversionOptions.workers``).
+
+    ``spawn_safe`` says whether worker processes can start without re-running the
+    caller's script (see :func:`cryolike_convert.execution.executors.main_module_is_spawn_safe`);
+    without it the automatic choice is 1.
+    """
+    if workers is not None:
+        return workers
+    small = n_images * image_pixels < PARALLEL_MIN_IMAGES * _REFERENCE_IMAGE_PIXELS
+    if small or n_stacks < 2 or not spawn_safe:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_stacks))

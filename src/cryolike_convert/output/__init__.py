@@ -1,0 +1,1 @@
+"""The on-disk output: layout, the per-stack npz contract, the manifest, re-runs, plots."""

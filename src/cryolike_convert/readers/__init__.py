@@ -1,0 +1,1 @@
+"""Readers: CryoSPARC and RELION metadata → ParticleMetadata; MRC stacks → images."""

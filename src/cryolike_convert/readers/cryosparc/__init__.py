@@ -1,0 +1,1 @@
+"""CryoSPARC inputs: ``.cs`` containers, sibling joins, indexed files and job folders."""

@@ -1,0 +1,147 @@
+"""CryoSPARC ``.cs`` files → ParticleMetadata (numpy, never unpickling)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryolike_convert.errors import (
+    InvalidFieldError,
+    MetadataError,
+)
+from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.readers.cryosparc.container import load_cs_table
+from cryolike_convert.readers.cryosparc.join import join_sibling
+
+#: ``.cs`` field → ParticleMetadata column, for the CTF fields every mode needs.
+CTF_FIELDS: dict[str, str] = {
+    "ctf/df1_A": "defocus_u_angstrom",
+    "ctf/df2_A": "defocus_v_angstrom",
+    "ctf/df_angle_rad": "defocus_angle_rad",
+    "ctf/phase_shift_rad": "phase_shift_rad",
+    "ctf/cs_mm": "spherical_aberration_mm",
+    "ctf/accel_kv": "voltage_kv",
+    "ctf/amp_contrast": "amplitude_contrast_fraction",
+}
+#: ``.cs`` fields that locate the image of each row (indexed mode).
+BLOB_FIELDS: tuple[str, ...] = ("blob/path", "blob/idx")
+#: Optional ``.cs`` fields → ParticleMetadata column.
+OPTIONAL_FIELDS: dict[str, str] = {
+    "blob/psize_A": "pixel_size_angstrom",
+    "uid": "uid",
+    "blob/sign": "sign",
+}
+#: ParticleMetadata column → ``.cs`` field, for messages.
+FIELD_LABELS: dict[str, str] = {
+    **{column: field for field, column in CTF_FIELDS.items()},
+    **{column: field for field, column in OPTIONAL_FIELDS.items()},
+    "stack_index": "blob/idx",
+    "stored_path": "blob/path",
+}
+
+
+def read_cryosparc_metadata(
+    path: str | Path, *, need_blob: bool = True
+) -> ParticleMetadata:
+    """Read a CryoSPARC ``.cs`` file into :class:`ParticleMetadata`.
+
+    Missing ``ctf/*`` or ``blob/*`` fields are taken from a sibling
+    ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs`` when one exists,
+    joined on ``uid``.
+
+    Parameters
+    ----------
+    path
+        The ``.cs`` file.
+    need_blob
+        Require ``blob/path`` and ``blob/idx`` (indexed mode).
+
+    Raises
+    ------
+    MissingFieldError
+        Naming the file and every missing field.
+    InvalidFieldError
+        For a non-finite CTF value or a negative ``blob/idx``, naming the row.
+    InputFileError
+        If the file is not a readable ``.cs`` file.
+    """
+    file = Path(path).expanduser()
+    table = load_cs_table(file)
+    required = list(CTF_FIELDS) + (list(BLOB_FIELDS) if need_blob else [])
+    missing = [name for name in required if name not in (table.dtype.names or ())]
+    if missing:
+        table = join_sibling(file, table, missing)
+    if len(table) == 0:
+        raise MetadataError(f"{file}: holds no particles (0 rows)", path=file)
+    return _to_metadata(file, table, need_blob)
+
+
+def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMetadata:
+    n_rows = len(table)
+    columns: dict[str, Any] = {}
+    for field, column in CTF_FIELDS.items():
+        values = np.array(table[field])
+        _check_finite(file, table, field, values)
+        columns[column] = values
+    for field, column in OPTIONAL_FIELDS.items():
+        if field in (table.dtype.names or ()):
+            columns[column] = np.array(table[field])
+    if need_blob:
+        stored_path = np.array(table["blob/path"])
+        stored_index = np.array(table["blob/idx"])
+        if stored_index.dtype.kind not in "iu":
+            raise InvalidFieldError(
+                f"{file}: blob/idx is {stored_index.dtype}; expected integers",
+                path=file,
+                field="blob/idx",
+            )
+        negative = np.flatnonzero(stored_index < 0)
+        if negative.size:
+            row = int(negative[0])
+            raise InvalidFieldError(
+                f"{file}: row {row}{_uid_text(table, row)} — blob/idx is {stored_index[row]}; "
+                f"expected a 0-based image index ≥ 0 ({negative.size} row(s) affected)",
+                path=file,
+                row=row,
+                field="blob/idx",
+                value=int(stored_index[row]),
+            )
+    else:
+        stored_path = np.full(n_rows, "", dtype="<U1")
+        stored_index = np.arange(n_rows, dtype=np.int64)
+    return ParticleMetadata(
+        source_path=file,
+        source_row=np.arange(n_rows, dtype=np.int64),
+        stored_path=stored_path,
+        stored_index=stored_index,
+        stack_index=stored_index.astype(np.int64),
+        field_labels=FIELD_LABELS,
+        **columns,
+    )
+
+
+def _uid_text(table: np.ndarray, row: int) -> str:
+    if "uid" in (table.dtype.names or ()):
+        return f" (uid {int(table['uid'][row])})"
+    return ""
+
+
+def _check_finite(
+    file: Path, table: np.ndarray, field: str, values: np.ndarray
+) -> None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise InvalidFieldError(
+            f"{file}: row {row}{_uid_text(table, row)} — {field} is {values[row]}; expected "
+            f"a finite number ({bad.size} row(s) affected). Fix or remove these rows.",
+            path=file,
+            row=row,
+            field=field,
+            value=float(values[row]),
+        )
+
+
+__all__ = ["CTF_FIELDS", "FIELD_LABELS", "read_cryosparc_metadata"]

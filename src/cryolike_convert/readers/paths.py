@@ -1,0 +1,127 @@
+"""Resolving the image-stack paths written in metadata to files on disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cryolike_convert.metadata import ParticleMetadata, decode_text
+
+_JOB_DIR = re.compile(r"^J\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStack:
+    """Where one stored path was found, and by which rule."""
+
+    stored: str
+    path: Path | None
+    rule: str
+    tried: tuple[Path, ...]
+
+
+def clean_stored_path(value: object) -> str:
+    """Decode bytes as UTF-8 and strip one leading ``>`` (CryoSPARC's export marker)."""
+    text = decode_text(value).strip()
+    return text[1:] if text.startswith(">") else text
+
+
+def infer_project_dir(metadata_path: Path) -> Path | None:
+    """The CryoSPARC project folder: the parent of the ``J<n>`` folder holding the file."""
+    for parent in metadata_path.resolve().parents:
+        if _JOB_DIR.match(parent.name):
+            return parent.parent
+    return None
+
+
+def candidate_paths(
+    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+) -> list[tuple[str, Path]]:
+    """The ``(rule, path)`` candidates for a stored path, in the order they are tried."""
+    if folder is not None:
+        return [("folder", folder / Path(stored).name)]
+    path = Path(stored).expanduser()
+    if path.is_absolute():
+        return [("absolute", path)]
+    candidates = [("cwd", Path.cwd() / path)]
+    project = project_dir or infer_project_dir(metadata_path)
+    if project is not None:
+        candidates.append(("project_dir", project / path))
+    candidates.append(("metadata_dir", metadata_path.resolve().parent / path))
+    return candidates
+
+
+def resolve_stored_path(
+    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+) -> ResolvedStack:
+    """Find the file for one stored path (see :func:`candidate_paths`)."""
+    candidates = candidate_paths(stored, folder, project_dir, metadata_path)
+    for rule, path in candidates:
+        if path.is_file():
+            return ResolvedStack(stored, Path(os.path.abspath(path)), rule, ())
+    return ResolvedStack(stored, None, "missing", tuple(path for _, path in candidates))
+
+
+def resolve_stack_paths(
+    metadata: ParticleMetadata,
+    folder: str | os.PathLike[str] | None = None,
+    project_dir: str | os.PathLike[str] | None = None,
+) -> tuple[ParticleMetadata, list[ResolvedStack]]:
+    """Resolve every row's stack file (``stack_files`` + ``stack_file_index``).
+
+    Rows whose file is not found get index ``-1``; the returned list says, per
+    distinct stored path, where it was found or what was tried. Stored paths that
+    lead to the same file share one entry of the file table.
+    """
+    folder_path = Path(folder).expanduser() if folder not in (None, "") else None
+    project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
+    raw, raw_inverse = factorize(metadata.stored_path)
+    cleaned = [clean_stored_path(value) for value in raw]
+    unique = sorted(set(cleaned))
+    number = {stored: index for index, stored in enumerate(unique)}
+    resolved = [
+        resolve_stored_path(stored, folder_path, project, metadata.source_path)
+        for stored in unique
+    ]
+    files: dict[str, int] = {}
+    codes = np.array(
+        [
+            files.setdefault(str(item.path), len(files)) if item.path else -1
+            for item in resolved
+        ],
+        dtype=np.int64,
+    )
+    inverse = np.array([number[stored] for stored in cleaned], dtype=np.int64)
+    row_codes = codes[inverse][raw_inverse] if len(inverse) else np.empty(0, np.int64)
+    return dataclasses.replace(
+        metadata, stack_files=tuple(files), stack_file_index=row_codes
+    ), resolved
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``, fast when equal values come in runs.
+
+    Metadata rows are mostly grouped by stack file, so the runs are compressed
+    first and only one value per run is sorted.
+
+    Parameters
+    ----------
+    values
+        ``(n,)`` array of any sortable dtype (paths as bytes or text).
+
+    Returns
+    -------
+    unique, inverse
+        Sorted distinct values and, per element, the index of its value.
+    """
+    if values.size == 0:
+        return np.unique(values), np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    unique, run_inverse = np.unique(values[starts], return_inverse=True)
+    lengths = np.diff(np.append(starts, values.size))
+    return unique, np.repeat(run_inverse.reshape(-1), lengths)

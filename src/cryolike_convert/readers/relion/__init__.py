@@ -1,0 +1,1 @@
+"""RELION inputs: the label table, STAR blocks, indexed and paired STAR files."""

@@ -1,0 +1,1 @@
+"""Reading a finished output folder back: summary, overview plots, verification."""

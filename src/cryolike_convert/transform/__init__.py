@@ -1,0 +1,1 @@
+"""Pure array math: the polar grid, preprocessing and the Fourier transform engine."""
