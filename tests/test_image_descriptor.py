@@ -12,8 +12,7 @@ import pytest
 
 from cryolike_convert.errors import InputFileError, OutputExistsError, ParamsFileError
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-
-from .conftest import GOLDEN
+from tests.conftest import GOLDEN
 
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file())
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cryolike_convert.cli.app import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.DOTALL)
 
 

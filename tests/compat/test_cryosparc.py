@@ -30,8 +30,7 @@ from cryolike_convert.file_conversions.particle_stacks_wrappers import (
 )
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import ExampleProject, write_cs, write_mrc_stack
-
-from .conftest import load_output
+from tests.conftest import load_output
 
 
 def run(project: ExampleProject, out: Path, **kwargs: Any) -> Any:

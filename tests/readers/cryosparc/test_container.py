@@ -16,8 +16,7 @@ from cryolike_convert.compat import (
 from cryolike_convert.errors import MissingDependencyError
 from cryolike_convert.readers.cryosparc.container import load_cs_table
 from cryolike_convert.testing import ExampleProject
-
-from .conftest import load_output
+from tests.conftest import load_output
 
 
 def _save_csdat(table: np.ndarray, path: Path) -> None:

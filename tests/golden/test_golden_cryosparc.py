@@ -18,8 +18,7 @@ import pytest
 
 import cryolike_convert
 from cryolike_convert.formats.npz import read_npz_safely
-
-from .conftest import GOLDEN, golden_cases, load_output, max_relative_l2
+from tests.conftest import GOLDEN, golden_cases, load_output, max_relative_l2
 
 LENS_KEYS = ("defocusU", "defocusV", "defocusAngle", "phaseShift")
 GRID_KEYS = (

@@ -20,8 +20,7 @@ from cryolike_convert.file_conversions.particle_stacks_wrappers import (
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import ExampleJob, make_cryosparc_job
 from cryolike_convert.transform.preprocess import center_images, downsample_images
-
-from .conftest import load_output
+from tests.conftest import load_output
 
 
 def run(job: ExampleJob, out: Path, **kwargs: Any) -> Any:

@@ -14,7 +14,7 @@ import torch
 
 import cryolike_convert
 
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "golden"
 GRID_KEYS = ("n_pixels", "pixel_size", "radius_max", "dist_radii", "n_inplanes")
 LENS_KEYS = (
     "defocusU",
