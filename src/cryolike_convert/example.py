@@ -41,8 +41,10 @@ class ExampleData:
 
 
 def make_example_data(root: str | Path) -> ExampleData:
-    """Write the example data: a CryoSPARC project with an indexed ``.cs`` file
-    (60 particles of 64 px at 1.7 Å in ``J3/extract``) and a job folder ``J4`` with
+    """Write the example data (fixed seeds) under ``root``.
+
+    A CryoSPARC project with an indexed ``.cs`` file (60 particles of 64 px at
+    1.7 Å in ``J3/extract``) and a job folder ``J4`` with
     both ``restack/`` and ``downsample/`` (12 images), a RELION project, paired
     STAR/MRC files, ``params.npz`` (64 px, 1.7 Å) and ``params_half.npz`` (32 px,
     3.4 Å, for 2× downsampling).

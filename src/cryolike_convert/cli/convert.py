@@ -1,5 +1,6 @@
-"""The ``cryolike convert`` sub-app: one subcommand per kind of input (the options
-they share are in :mod:`cryolike_convert.cli.options`).
+"""The conversion subcommands: one per kind of input.
+
+The options they share are in :mod:`cryolike_convert.cli.options`.
 
 A new input kind is one function decorated with ``@convert_app.command(NAME)`` and
 :func:`conversion_command`: it declares only its own arguments, takes ``settings``

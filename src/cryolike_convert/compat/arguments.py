@@ -32,6 +32,7 @@ def wrapper_options(arguments: dict[str, Any], **fixed: Any) -> ConversionOption
 def load_params(
     params_input: PathLike | ImageDescriptor,
 ) -> tuple[ImageDescriptor, dict[str, object]]:
+    """Load the params file (or take the given descriptor) and describe it for the manifest."""
     if isinstance(params_input, ImageDescriptor):
         return params_input, {"in_memory": True, "grid": params_input.describe()}
     path = Path(params_input).expanduser()

@@ -166,8 +166,9 @@ def save_stack_plots(
     paths: dict[str, Path],
     power: np.ndarray | None = None,
 ) -> None:
-    """Write the three plots of one stack to ``paths`` (``phys``, ``fourier``,
-    ``power_spectrum``).
+    """Write the three plots of one stack to ``paths``.
+
+    The keys of ``paths`` are ``phys``, ``fourier`` and ``power_spectrum``.
 
     ``images``/``fourier`` may be the first images only; ``power`` is then the
     stack's whole radial power spectrum (default: that of ``fourier``).

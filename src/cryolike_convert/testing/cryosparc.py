@@ -102,7 +102,9 @@ def make_cryosparc_project(
     seed: int = 0,
     job: int = 5,
 ) -> ExampleProject:
-    """A CryoSPARC-like project: ``J3/extract/stack_*.mrc`` and a shuffled
+    """Write a CryoSPARC-like project with an indexed ``.cs`` file.
+
+    ``J3/extract/stack_*.mrc`` and a shuffled
     ``J<job>/J<job>_particles_selected.cs`` whose ``blob/path`` is project-relative,
     plus ``params.npz`` for the box.
     """
@@ -155,7 +157,9 @@ def make_cryosparc_job(
     ctf_in_passthrough: bool = True,
     seed: int = 0,
 ) -> ExampleJob:
-    """A job folder ``J<n>`` with ``J<n>_passthrough_particles.cs`` and stacks
+    """Write a job folder ``J<n>``.
+
+    It holds ``J<n>_passthrough_particles.cs`` and stacks
     ``batch_XXXXXX_restacked.mrc`` / ``batch_XXXXXX_downsample.mrc``.
 
     ``counts`` gives the images per stack file; the numbers in ``missing`` are not

@@ -68,8 +68,10 @@ def make_relion_project(
     style: str = "3.1",
     header_pixel_size: float | None = None,
 ) -> RelionProject:
-    """A RELION-like project: ``Extract/job005/stack_*.mrcs`` and a shuffled
-    ``Select/job010/particles.star`` with project-relative ``rlnImageName``.
+    """Write a RELION-like project.
+
+    ``Extract/job005/stack_*.mrcs`` and a shuffled ``Select/job010/particles.star``
+    with project-relative ``rlnImageName``.
 
     ``style='3.1'`` writes ``data_optics`` + ``data_particles`` with
     ``rlnImagePixelSize``; ``style='3.0'`` writes one block with the optics values

@@ -33,7 +33,7 @@ _PLANS: dict[_PlanKey, finufft.Plan] = {}
 def polar_frequencies(
     grid: PolarGrid, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """finufft coordinates of the grid points for images of ``shape``, float64.
+    """Finufft coordinates of the grid points for images of ``shape``, float64.
 
     ``k1 = x * 2 pi * 2 / n_x`` along array axis 1 (MRC rows) and ``k2`` likewise
     along axis 2 (MRC columns), CryoLike's mapping.

@@ -36,8 +36,10 @@ class JobFiles:
 def find_job_files(
     folder_cryosparc: str | os.PathLike[str], job_number: int
 ) -> JobFiles:
-    """Locate ``J<n>_passthrough_particles.cs`` and ``batch_000000_*.mrc``, … up to the
-    first missing number; later files are listed as ignored.
+    """Locate a job's passthrough ``.cs`` file and its numbered stacks.
+
+    ``J<n>_passthrough_particles.cs`` and ``batch_000000_*.mrc``, … up to the first
+    missing number; later files are listed as ignored.
 
     Raises
     ------

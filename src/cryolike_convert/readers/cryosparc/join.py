@@ -1,5 +1,7 @@
-"""Joining a ``.cs`` file with its sibling (``J<n>_passthrough_particles.cs`` or
-``J<n>_particles.cs``) on ``uid``."""
+"""Joining a ``.cs`` file with its sibling on ``uid``.
+
+The sibling is ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs``.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ def _sibling_candidates(file: Path) -> list[Path]:
 
 
 def join_sibling(file: Path, table: np.ndarray, missing: list[str]) -> np.ndarray:
+    """Add the ``missing`` fields to ``table`` from the first sibling file that has them."""
     for sibling in _sibling_candidates(file):
         if not sibling.is_file():
             continue
