@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -17,8 +16,7 @@ from cryolike_convert.formats.npz import (
     write_npz,
 )
 from cryolike_convert.transform.polar_grid import PolarGrid
-
-Precision = Literal["single", "double"]
+from cryolike_convert.transform.precision import Precision
 
 #: The 11 keys of CryoLike's ImageDescriptor npz, in the order CryoLike writes them.
 DESCRIPTOR_KEYS: tuple[str, ...] = (

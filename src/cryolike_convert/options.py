@@ -15,10 +15,6 @@ class OptionError(ConversionError, ValueError):
 
 
 OnProblem = Literal["error", "skip"]
-#: Runs smaller than this many 128² px images (in pixels) are converted in the
-#: calling process when ``workers`` is ``None``: a worker costs about a second to start.
-PARALLEL_MIN_IMAGES = 2048
-_REFERENCE_IMAGE_PIXELS = 128 * 128
 ExecutorName = Literal["local", "dask"]
 
 
@@ -46,16 +42,14 @@ class ConversionOptions:
     overwrite, resume
         What to do with an output folder that holds a previous run.
     workers
-        Processes converting stacks in parallel; ``None`` picks one per CPU core
-        for runs of at least :data:`PARALLEL_MIN_IMAGES` images of 128² px (or as
-        many pixels) in several stacks, and converts smaller runs in this
-        process. It also stays in this process when the calling script has no
-        ``if __name__ == "__main__":`` guard, which worker processes would
-        otherwise run again. The output is the same for any number of workers.
+        Threads converting blocks of images in parallel in this process (with
+        ``executor='dask'``: the worker processes of the local cluster); ``None``
+        is one per CPU core available to this process (see :func:`resolve_workers`).
+        The output is the same for any number of workers.
     flush_per_group
         Never mix input groups (paired STAR files) in one stack.
     executor
-        ``'local'``: ``workers`` processes on this machine (serial for 1);
+        ``'local'``: ``workers`` threads of this process;
         ``'dask'``: one task per stack on a ``dask.distributed`` cluster
         (needs ``pip install 'cryolike-convert[dask]'``).
     scheduler_address
@@ -139,22 +133,15 @@ def _check_int(name: str, value: object, minimum: int | None) -> None:
         raise OptionError(f"{name} must be ≥ {minimum}; got {value}")
 
 
-def resolve_workers(
-    workers: int | None,
-    n_images: int,
-    n_stacks: int,
-    spawn_safe: bool = True,
-    image_pixels: int = _REFERENCE_IMAGE_PIXELS,
-) -> int:
-    """The number of worker processes for a run (see ``ConversionOptions.workers``).
+def resolve_workers(workers: int | None) -> int:
+    """The number of workers of a run: ``workers``, or one per available CPU core.
 
-    ``spawn_safe`` says whether worker processes can start without re-running the
-    caller's script (see :func:`cryolike_convert.execution.executors.main_module_is_spawn_safe`);
-    without it the automatic choice is 1.
+    The one place that decides it, for threads (local runs) and for the processes
+    of a local Dask cluster alike. Cores this process may not run on (CPU affinity,
+    as set by SLURM or ``taskset``) are not counted.
     """
     if workers is not None:
         return workers
-    small = n_images * image_pixels < PARALLEL_MIN_IMAGES * _REFERENCE_IMAGE_PIXELS
-    if small or n_stacks < 2 or not spawn_safe:
-        return 1
-    return max(1, min(os.cpu_count() or 1, n_stacks))
+    available = getattr(os, "sched_getaffinity", None)
+    count = len(available(0)) if available is not None else os.cpu_count()
+    return max(1, count or 1)

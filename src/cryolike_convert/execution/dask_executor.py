@@ -7,13 +7,13 @@ files and the driver receives only the small per-stack record.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cryolike_convert.errors import ConversionError, MissingDependencyError
+from cryolike_convert.execution.in_order import Pending, map_in_order
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -142,17 +142,23 @@ def map_on_dask(
     """
     distributed = import_distributed()
     with _connect(distributed, workers, scheduler_address) as client:
-        pending: deque[Any] = deque()
-        try:
-            for task in tasks:
-                pending.append(
-                    client.submit(_attempt, function, task, retries=RETRIES, pure=False)
-                )
-                if len(pending) >= _in_flight_limit(client, workers):
-                    yield _unwrap(pending.popleft().result())
-            while pending:
-                yield _unwrap(pending.popleft().result())
-        finally:
+
+        def start(task: Task) -> Pending[_Outcome[Result]]:
+            future: Pending[_Outcome[Result]] = client.submit(
+                _attempt, function, task, retries=RETRIES, pure=False
+            )
+            return future
+
+        def settle(pending: Sequence[Pending[_Outcome[Result]]]) -> None:
             # Tasks already running cannot be stopped; let the (bounded) rest finish
             # so that no stack file appears after the caller has cleaned up.
             client.gather(list(pending), errors="skip")
+
+        outcomes = map_in_order(
+            start, tasks, lambda: _in_flight_limit(client, workers), settle
+        )
+        try:
+            for outcome in outcomes:
+                yield _unwrap(outcome)
+        finally:
+            outcomes.close()

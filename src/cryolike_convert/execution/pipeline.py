@@ -1,4 +1,4 @@
-"""plan_batches → convert_batch (``batch.py``, one stack per worker) → run."""
+"""A conversion run: check → plan → prepare the output → convert → finish."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,10 @@ import numpy as np
 
 from cryolike_convert.errors import ConversionWarning, ImageStackError
 from cryolike_convert.execution.batch import (
+    STAGES,
     BatchPlan,
     BatchTask,
     StackRecord,
-    convert_batch,
 )
 from cryolike_convert.execution.checks import (
     PixelSize,
@@ -28,7 +28,8 @@ from cryolike_convert.execution.checks import (
     check_stacks,
     determine_pixel_size,
 )
-from cryolike_convert.execution.executors import main_module_is_spawn_safe, map_in_order
+from cryolike_convert.execution.executors import execute
+from cryolike_convert.execution.stream import BlockDone
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions, resolve_workers
@@ -102,9 +103,29 @@ class ConversionReport:
     elapsed_seconds: float
     timings: dict[str, float]
     stacks: list[dict[str, Any]]
+    n_reused_stacks: int = 0
 
 
-ProgressCallback = Callable[[StackRecord, int, int], None]
+@dataclass(frozen=True, slots=True)
+class ConversionProgress:
+    """Where a run stands; passed to the ``progress`` callback.
+
+    The callback is called once when conversion starts (the totals are known then,
+    and so are the stacks a resumed run reuses), after every block of images written,
+    and after every stack recorded in the manifest (``stack`` is then its record).
+    Counts include the reused stacks; with ``executor='dask'`` only stacks report.
+    """
+
+    images_done: int
+    images_total: int
+    stacks_done: int
+    stacks_total: int
+    stacks_reused: int
+    images_reused: int
+    stack: StackRecord | None = None
+
+
+ProgressCallback = Callable[[ConversionProgress], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +135,24 @@ class _Prepared:
     pixel_size: PixelSize
     permissive: frozenset[str]
     warnings: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The stacks of a run and the rows ``n_stacks_max`` left out."""
+
+    stacks: list[BatchPlan]
+    left_out: np.ndarray
+
+
+@dataclass(slots=True)
+class _Output:
+    """The output folder of a run: its manifest and the stacks a resume reuses."""
+
+    layout: OutputLayout
+    manifest: Manifest
+    resumed: bool
+    reused: dict[int, dict[str, Any]]
 
 
 def _check_inputs(
@@ -168,9 +207,11 @@ def run(
 ) -> ConversionReport:
     """Check everything, then convert ``metadata`` into stacks under ``output_dir``.
 
-    Every problem with the inputs is found before the first file is written. A run
-    that fails part-way removes the files it wrote (a resumed run keeps the stacks
-    that were already finished). ``rows_without_images`` (``{"rows": ranges,
+    The steps: check the inputs, plan the stacks, prepare the output folder,
+    convert (each finished stack is recorded in the manifest as it completes),
+    finish. Every problem with the inputs is found before the first file is written.
+    A run that fails part-way removes the files it wrote (a resumed run keeps the
+    stacks that were already finished). ``rows_without_images`` (``{"rows": ranges,
     "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
 
     Raises
@@ -180,11 +221,54 @@ def run(
     """
     started = time.perf_counter()
     prepared = _check_inputs(metadata, descriptor, options, resolution)
+    plan = _plan(metadata, prepared, options)
+    output = _prepare_output(
+        metadata,
+        descriptor,
+        Path(output_dir),
+        options,
+        prepared,
+        plan,
+        inputs=inputs,
+        resolution=resolution,
+        rows_without_images=rows_without_images,
+        notes=notes,
+    )
+    try:
+        timings = _convert(
+            metadata, descriptor, options, prepared, plan, output, progress
+        )
+    except BaseException:
+        _discard_unrecorded(output)
+        raise
+    return _finish(metadata, prepared, plan, output, timings, started)
+
+
+def _plan(
+    metadata: ParticleMetadata, prepared: _Prepared, options: ConversionOptions
+) -> _Plan:
     groups = metadata.group if options.flush_per_group else None
-    plans, left_out = plan_batches(
+    stacks, left_out = plan_batches(
         prepared.kept, options.batch_size, options.n_stacks_max, groups
     )
-    layout = OutputLayout(Path(output_dir).expanduser().resolve())
+    return _Plan(stacks, left_out)
+
+
+def _prepare_output(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    output_dir: Path,
+    options: ConversionOptions,
+    prepared: _Prepared,
+    plan: _Plan,
+    *,
+    inputs: dict[str, Any],
+    resolution: list[ResolvedStack] | None,
+    rows_without_images: list[dict[str, Any]] | None,
+    notes: list[str] | None,
+) -> _Output:
+    """Apply the re-run policy, write the first manifest; find the stacks to reuse."""
+    layout = OutputLayout(output_dir.expanduser().resolve())
     previous = prepare_output(layout, options.overwrite, options.resume)
     source = prepared.pixel_size
     header = manifest_header(
@@ -211,6 +295,7 @@ def run(
         {"row": int(metadata.source_row[s.position]), "reason": s.reason}
         for s in prepared.skipped
     ]
+    left_out = plan.left_out
     manifest.unconverted = {
         "reason": f"n_stacks_max={options.n_stacks_max} reached"
         if left_out.size
@@ -218,71 +303,131 @@ def run(
         "n_rows": int(left_out.size),
         "rows": row_ranges(np.sort(metadata.source_row[left_out])),
     }
-    done = {
+    reused = {
         e["number"]: e
         for e in (previous or {}).get("stacks", [])
         if finished_stack(layout, e)
     }
-    manifest.stacks.update(done)
+    manifest.stacks.update(reused)
     manifest.write()
-    totals = {"read": 0.0, "preprocess": 0.0, "transform": 0.0, "write": 0.0}
-    tasks = _tasks(plans, done, metadata, descriptor, layout, options, prepared)
-    total_images = int(sum(len(plan.positions) for plan in plans))
-    converted = int(sum(entry["n_images"] for entry in done.values()))
-    try:
-        n_todo = len(plans) - len(done)
-        for record in map_in_order(
-            convert_batch,
-            tasks,
-            resolve_workers(
-                options.workers,
-                total_images - converted,
-                n_todo,
-                spawn_safe=main_module_is_spawn_safe(),
-                image_pixels=descriptor.n_pixels[0] * descriptor.n_pixels[1],
-            ),
-            options.executor,
-            options.scheduler_address,
-        ):
-            manifest.stacks[record.number] = record.to_entry()
-            manifest.write()
-            converted += record.n_images
-            for stage, seconds in record.timings.items():
-                totals[stage] += seconds
-            if progress is not None:
-                progress(record, converted, total_images)
-    except BaseException:
-        remove_unrecorded(layout, manifest.to_dict())
-        if previous is None:
-            remove_previous_run(
-                layout, manifest.to_dict(), layout.existing_stack_files()
-            )
-        raise
-    remove_temporaries(layout)  # left by workers killed mid-write and then retried
+    return _Output(layout, manifest, previous is not None, reused)
+
+
+class _Tally:
+    """Images and stacks done so far, for the progress callback."""
+
+    def __init__(self, plan: _Plan, output: _Output) -> None:
+        self.rows = {p.number: len(p.positions) for p in plan.stacks}
+        reused_images = sum(self.rows.get(n, 0) for n in output.reused)
+        self.progress = ConversionProgress(
+            images_done=reused_images,
+            images_total=sum(self.rows.values()),
+            stacks_done=len(output.reused),
+            stacks_total=len(plan.stacks),
+            stacks_reused=len(output.reused),
+            images_reused=reused_images,
+        )
+        self._written: dict[int, int] = {}
+
+    def block(self, done: BlockDone) -> ConversionProgress:
+        self._written[done.stack] = self._written.get(done.stack, 0) + done.n_rows
+        self.progress = replace(
+            self.progress,
+            images_done=self.progress.images_done + done.n_rows,
+            stack=None,
+        )
+        return self.progress
+
+    def stack(self, record: StackRecord) -> ConversionProgress:
+        rest = self.rows[record.number] - self._written.pop(record.number, 0)
+        self.progress = replace(
+            self.progress,
+            images_done=self.progress.images_done + rest,
+            stacks_done=self.progress.stacks_done + 1,
+            stack=record,
+        )
+        return self.progress
+
+
+def _convert(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor,
+    options: ConversionOptions,
+    prepared: _Prepared,
+    plan: _Plan,
+    output: _Output,
+    progress: ProgressCallback | None,
+) -> dict[str, float]:
+    """Convert the stacks not reused; record each in the manifest as it finishes."""
+    tally = _Tally(plan, output)
+    report = progress or (lambda _: None)
+    report(tally.progress)
+    timings = dict.fromkeys(STAGES, 0.0)
+    todo = [p for p in plan.stacks if p.number not in output.reused]
+    tasks = _tasks(todo, metadata, descriptor, output.layout, options, prepared)
+    workers = resolve_workers(options.workers)
+    for event in execute(tasks, workers, options.executor, options.scheduler_address):
+        if isinstance(event, BlockDone):
+            report(tally.block(event))
+            continue
+        _record_stack(output, event)
+        for stage, seconds in event.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        report(tally.stack(event))
+    return timings
+
+
+def _record_stack(output: _Output, record: StackRecord) -> None:
+    """A stack's files are complete and durable: list it in the manifest."""
+    output.manifest.stacks[record.number] = record.to_entry()
+    output.manifest.write()
+
+
+def _discard_unrecorded(output: _Output) -> None:
+    """After a failure: remove what the manifest does not list (all of a new run)."""
+    document = output.manifest.to_dict()
+    remove_unrecorded(output.layout, document)
+    if not output.resumed:
+        remove_previous_run(
+            output.layout, document, output.layout.existing_stack_files()
+        )
+
+
+def _finish(
+    metadata: ParticleMetadata,
+    prepared: _Prepared,
+    plan: _Plan,
+    output: _Output,
+    timings: dict[str, float],
+    started: float,
+) -> ConversionReport:
+    """Mark the manifest complete and build the report."""
+    remove_temporaries(output.layout)  # left by Dask workers killed mid-write
+    manifest = output.manifest
     manifest.status = "complete"
     manifest.write()
     document = manifest.to_dict()
     return ConversionReport(
-        output_dir=layout.root,
-        manifest_path=layout.manifest,
+        output_dir=output.layout.root,
+        manifest_path=output.layout.manifest,
         n_rows=len(metadata),
         n_converted=document["totals"]["n_converted"],
         n_stacks=len(manifest.stacks),
         skipped=manifest.skipped
         + [s for e in document["stacks"] for s in e["skipped"]],
-        n_unconverted=int(left_out.size),
+        n_unconverted=int(plan.left_out.size),
         n_without_image=document["totals"]["n_without_image"],
         warnings=manifest.warnings,
         pixel_size=prepared.pixel_size,
         elapsed_seconds=time.perf_counter() - started,
-        timings=totals,
+        timings=timings,
         stacks=document["stacks"],
+        n_reused_stacks=len(output.reused),
     )
 
 
 def _tasks(
     plans: list[BatchPlan],
-    done: dict[int, Any],
     metadata: ParticleMetadata,
     descriptor: ImageDescriptor,
     layout: OutputLayout,
@@ -291,8 +436,6 @@ def _tasks(
 ) -> Iterator[BatchTask]:
     reference = prepared.pixel_size.from_metadata
     for plan in plans:
-        if plan.number in done:
-            continue
         yield BatchTask(
             plan,
             metadata.take(plan.positions).with_compact_files(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from typing import IO
 import numpy as np
 
 from cryolike_convert.errors import ConversionError, OutputError
+from cryolike_convert.formats.checksum import labelled as labelled_checksum
+from cryolike_convert.formats.checksum import new_hasher
 from cryolike_convert.formats.npz import none_array, write_npz
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -97,12 +98,16 @@ class OutputLayout:
 
 
 class _HashingWriter:
-    """A binary file wrapper that hashes what is written through it."""
+    """A binary file wrapper that checksums what is written through it, as it streams."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
-        self.digest = hashlib.sha256()
+        self.digest = new_hasher()
         self.error: OSError | None = None
+
+    def checksum(self) -> str:
+        """The recorded form of the checksum of everything written so far."""
+        return labelled_checksum(self.digest)
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
@@ -134,8 +139,11 @@ def is_temporary(path: Path) -> bool:
 def atomic_file(path: Path) -> Iterator[_HashingWriter]:
     """Write ``path`` through a temporary file in the same folder, fsync, then rename.
 
-    An interrupted write leaves only a ``.tmp`` file that no reader picks up (a
-    resumed run removes it).
+    The data are fsynced once, when the block ends (not per write), then the file
+    is renamed and its folder fsynced: after a crash or power loss ``path`` is either
+    absent or complete. An interrupted write leaves only a ``.tmp`` file that no
+    reader picks up (a resumed run removes it). The block may end on another thread
+    than the one that entered it (a stack is finished in the background).
 
     Raises
     ------
@@ -178,10 +186,10 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
-    """Write a file atomically with ``write(handle)``; return its sha256."""
+    """Write a file atomically with ``write(handle)``; return its recorded checksum."""
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
-    return writer.digest.hexdigest()
+    return writer.checksum()
 
 
 def stack_npz_arrays(
@@ -238,14 +246,20 @@ def _optional(values: np.ndarray | None) -> np.ndarray:
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write the per-stack npz atomically; return its sha256."""
+    """Write the per-stack npz atomically; return its recorded checksum."""
     return write_atomic(path, lambda handle: write_npz(handle, arrays))
 
 
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def recorded_checksums(entry: dict[str, object]) -> dict[str, str]:
+    """A manifest stack entry's checksums by kind (``"<algorithm>:<hex>"``).
+
+    Entries written before checksums named their algorithm hold bare sha256 values
+    under ``"sha256"``.
+    """
+    current = entry.get("checksums")
+    if isinstance(current, dict):
+        return {str(k): str(v) for k, v in current.items()}
+    legacy = entry.get("sha256")
+    if isinstance(legacy, dict):
+        return {str(k): f"sha256:{v}" for k, v in legacy.items()}
+    return {}

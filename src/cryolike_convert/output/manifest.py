@@ -12,7 +12,12 @@ from typing import IO, Any
 import numpy as np
 
 from cryolike_convert.errors import OutputError, OutputExistsError
-from cryolike_convert.output.layout import OutputLayout, sha256_file, write_atomic
+from cryolike_convert.formats.checksum import matches
+from cryolike_convert.output.layout import (
+    OutputLayout,
+    recorded_checksums,
+    write_atomic,
+)
 from cryolike_convert.readers.paths import ResolvedStack
 
 MANIFEST_FORMAT = "cryolike-manifest/1"
@@ -227,12 +232,12 @@ def remove_previous_run(
 def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
     """Whether a stack of a previous run is complete and unchanged on disk.
 
-    Every stack file must match its recorded sha256 and every recorded plot must
+    Every stack file must match its recorded checksum and every recorded plot must
     exist; otherwise the stack is redone.
     """
+    checksums = recorded_checksums(entry)
     for kind, relative in entry.get("files", {}).items():
-        path = layout.root / relative
-        if not path.is_file() or sha256_file(path) != entry.get("sha256", {}).get(kind):
+        if not matches(layout.root / relative, checksums.get(kind)):
             return False
     if not all((layout.root / p).is_file() for p in entry.get("plots", {}).values()):
         return False
