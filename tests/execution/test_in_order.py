@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
@@ -77,15 +77,20 @@ def test_an_error_is_raised_in_turn_and_the_rest_is_settled() -> None:
         release.set()
 
     got: list[int] = []
+
+    def consume(mapped: Iterator[int]) -> None:
+        for value in mapped:
+            got.append(value)
+            release.clear()  # tasks started after this one wait until settled
+
     with ThreadPoolExecutor(2) as pool:
         release.set()  # tasks 0 and 1 finish
         mapped = map_in_order(lambda n: pool.submit(work, n), range(8), 3, settle)
         with pytest.raises(ValueError, match="task 2 failed"):
-            for value in mapped:
-                got.append(value)
-                release.clear()
+            consume(mapped)
     assert got == [0, 1]
-    assert settled and settled[0] >= 1
+    assert settled
+    assert settled[0] >= 1
 
 
 def test_closing_early_settles_the_outstanding_tasks() -> None:
