@@ -24,6 +24,8 @@ from cryolike_convert.cli.options import (
     ConvertSettings,
     StackFolder,
 )
+from cryolike_convert.compat.arguments import load_params
+from cryolike_convert.compat.source import convert_source
 from cryolike_convert.errors import ConversionWarning
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 
@@ -135,17 +137,11 @@ def convert_cryosparc(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_indexed_cryosparc_file,
-    )
+    from cryolike_convert.compat.cryosparc import indexed_cryosparc_source
 
-    return convert_particle_stacks_from_indexed_cryosparc_file(
-        file_cs=particles,
-        folder_cryosparc=folder or "",
-        project_dir=project_dir,
-        progress=progress,
-        **settings.api_arguments(),
-    )
+    params = load_params(settings.params)
+    source = indexed_cryosparc_source(particles, folder or "", project_dir)
+    return convert_source(source, params, settings.out, settings.options(), progress)
 
 
 @convert_app.command("cryosparc-job")
@@ -163,16 +159,11 @@ def convert_cryosparc_job(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_cryosparc_job_directory,
-    )
+    from cryolike_convert.compat.cryosparc import cryosparc_job_source
 
-    return convert_particle_stacks_from_cryosparc_job_directory(
-        folder_cryosparc=folder,
-        job_number=job,
-        progress=progress,
-        **settings.api_arguments(),
-    )
+    params = load_params(settings.params)
+    source = cryosparc_job_source(folder, job)
+    return convert_source(source, params, settings.out, settings.options(), progress)
 
 
 @convert_app.command("star")
@@ -194,15 +185,11 @@ def convert_star(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed RELION .star file (rlnImageName)."""
-    from cryolike_convert.compat import convert_particle_stacks_from_indexed_star_file
+    from cryolike_convert.compat.relion import indexed_star_source
 
-    return convert_particle_stacks_from_indexed_star_file(
-        star_file=particles,
-        folder_mrc=folder or "",
-        project_dir=project_dir,
-        progress=progress,
-        **settings.api_arguments(),
-    )
+    params = load_params(settings.params)
+    source = indexed_star_source(particles, folder or "", project_dir)
+    return convert_source(source, params, settings.out, settings.options(), progress)
 
 
 @convert_app.command("star-pairs")
@@ -228,15 +215,13 @@ def convert_star_pairs(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert MRC stacks each described row by row by its own STAR file."""
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_paired_star_and_mrc_files,
-    )
+    from cryolike_convert.compat.relion import paired_star_source
 
-    return convert_particle_stacks_from_paired_star_and_mrc_files(
-        particle_file_list=mrc,
-        star_file_list=star,
+    params = load_params(settings.params)
+    source = paired_star_source(
+        mrc,
+        star,
         defocus_angle_is_degree=not angles_in_radians,
         phase_shift_is_degree=not angles_in_radians,
-        progress=progress,
-        **settings.api_arguments(),
     )
+    return convert_source(source, params, settings.out, settings.options(), progress)

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cryolike_convert.options import ConversionOptions
+
 #: ``--folder``: where the MRC stacks are, looked up by basename (indexed inputs).
 StackFolder = Annotated[
     Path | None,
@@ -52,25 +54,23 @@ class ConvertSettings:
     scheduler: str | None
     quiet: bool
 
-    def api_arguments(self) -> dict[str, Any]:
-        """The keyword arguments these options become in the compat wrappers."""
-        return {
-            "params_input": self.params,
-            "folder_output": self.out,
-            "batch_size": self.batch_size,
-            "n_stacks_max": self.n_stacks_max,
-            "pixel_size": self.pixel_size,
-            "downsample_factor": self.downsample,
-            "downsample_type": self.downsample_type.value,
-            "skip_exist": self.resume,
-            "flag_plots": self.plots,
-            "overwrite": self.overwrite,
-            "on_missing": "skip" if self.skip_missing else "error",
-            "on_invalid": "skip" if self.skip_invalid else "error",
-            "workers": self.workers,
-            "executor": self.executor.value,
-            "scheduler_address": self.scheduler,
-        }
+    def options(self) -> ConversionOptions:
+        """The run's options: the one translation of these flags (``--resume`` → ``resume``)."""
+        return ConversionOptions(
+            batch_size=self.batch_size,
+            n_stacks_max=self.n_stacks_max,
+            pixel_size_angstrom=self.pixel_size,
+            downsample_factor=self.downsample,
+            downsample_type=self.downsample_type.value,
+            make_plots=self.plots,
+            on_missing="skip" if self.skip_missing else "error",
+            on_invalid="skip" if self.skip_invalid else "error",
+            overwrite=self.overwrite,
+            resume=self.resume,
+            workers=self.workers,
+            executor=self.executor.value,
+            scheduler_address=self.scheduler,
+        )
 
 
 _EMPTY = inspect.Parameter.empty
@@ -158,7 +158,8 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         Annotated[
             int | None,
             typer.Option(
-                min=1, help="Worker processes (default: one per core for big runs)."
+                min=1,
+                help="Threads (with --executor dask: processes); default: one per core.",
             ),
         ],
         None,
@@ -168,7 +169,7 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         Annotated[
             Executor,
             typer.Option(
-                help="local: processes on this machine; dask: one task per stack on "
+                help="local: threads of this process; dask: one task per stack on "
                 "a Dask cluster (pip install 'cryolike-convert[dask]')."
             ),
         ],

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Literal
 
 from cryolike_convert.compat.arguments import PathLike, load_params, wrapper_options
-from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
+from cryolike_convert.compat.source import ConversionSource, convert_source
+from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
 from cryolike_convert.output.manifest import describe_input_file
@@ -89,8 +90,22 @@ def convert_particle_stacks_from_indexed_star_file(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    descriptor, params_record = load_params(params_input)
+    params = load_params(params_input)
     options = wrapper_options(locals())
+    source = indexed_star_source(star_file, folder_mrc, project_dir)
+    return convert_source(source, params, folder_output, options, progress)
+
+
+def indexed_star_source(
+    star_file: PathLike, folder_mrc: PathLike = "", project_dir: PathLike | None = None
+) -> ConversionSource:
+    """Read an indexed STAR file and resolve its stack paths.
+
+    Raises
+    ------
+    ConversionError
+        With the file, row and field for any problem.
+    """
     star_path = Path(star_file).expanduser()
     table = read_star_table(star_path)
     project = (
@@ -104,21 +119,12 @@ def convert_particle_stacks_from_indexed_star_file(
     inputs = {
         "mode": "star_indexed",
         "metadata": [describe_input_file(star_path)],
-        "params": params_record,
         "folder": str(Path(folder_mrc).expanduser().resolve()) if folder_mrc else None,
         "project_dir": str(project) if project else None,
         "defaults": table.defaulted,
         "pixel_size_column": table.pixel_size_source,
     }
-    return run(
-        metadata,
-        descriptor,
-        Path(folder_output or "."),
-        options,
-        inputs=inputs,
-        resolution=resolution,
-        progress=progress,
-    )
+    return ConversionSource(metadata, inputs, resolution)
 
 
 def convert_particle_stacks_from_paired_star_and_mrc_files(
@@ -185,8 +191,31 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    descriptor, params_record = load_params(params_input)
-    options = wrapper_options(locals(), flush_per_group=True)
+    params = load_params(params_input)
+    options = wrapper_options(locals())
+    source = paired_star_source(
+        particle_file_list,
+        star_file_list,
+        defocus_angle_is_degree=defocus_angle_is_degree,
+        phase_shift_is_degree=phase_shift_is_degree,
+    )
+    return convert_source(source, params, folder_output, options, progress)
+
+
+def paired_star_source(
+    particle_file_list: PathLike | Sequence[PathLike],
+    star_file_list: PathLike | Sequence[PathLike],
+    *,
+    defocus_angle_is_degree: bool = True,
+    phase_shift_is_degree: bool = True,
+) -> ConversionSource:
+    """Read paired MRC stacks and STAR files (every pair gets stacks of its own).
+
+    Raises
+    ------
+    ConversionError
+        Lists of different lengths, row and image counts that differ, bad rows.
+    """
     star_paths = as_path_list(star_file_list)
     paired = read_paired_star_metadata(
         as_path_list(particle_file_list),
@@ -197,23 +226,18 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     inputs = {
         "mode": "star_paired",
         "metadata": [describe_input_file(path) for path in star_paths],
-        "params": params_record,
         "stacks": [item.stored for item in paired.resolution],
         "degrees": [defocus_angle_is_degree, phase_shift_is_degree],
         "defaults": paired.defaulted,
     }
-    return run(
-        paired.metadata,
-        descriptor,
-        Path(folder_output or "."),
-        options,
-        inputs=inputs,
-        resolution=paired.resolution,
-        progress=progress,
+    return ConversionSource(
+        paired.metadata, inputs, paired.resolution, flush_per_group=True
     )
 
 
 __all__ = [
     "convert_particle_stacks_from_indexed_star_file",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
+    "indexed_star_source",
+    "paired_star_source",
 ]
