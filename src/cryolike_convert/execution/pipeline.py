@@ -129,6 +129,19 @@ ProgressCallback = Callable[[ConversionProgress], None]
 
 
 @dataclass(frozen=True, slots=True)
+class _Run:
+    """What a run was asked to do (``run``'s arguments)."""
+
+    metadata: ParticleMetadata
+    descriptor: ImageDescriptor
+    options: ConversionOptions
+    inputs: dict[str, Any]
+    resolution: list[ResolvedStack] | None
+    rows_without_images: list[dict[str, Any]]
+    notes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     kept: np.ndarray
     skipped: list[SkippedRow]
@@ -220,34 +233,30 @@ def run(
         Any problem with the inputs, the options or the output folder.
     """
     started = time.perf_counter()
-    prepared = _check_inputs(metadata, descriptor, options, resolution)
-    plan = _plan(metadata, prepared, options)
-    output = _prepare_output(
+    job = _Run(
         metadata,
         descriptor,
-        Path(output_dir),
         options,
-        prepared,
-        plan,
-        inputs=inputs,
-        resolution=resolution,
-        rows_without_images=rows_without_images,
-        notes=notes,
+        inputs,
+        resolution,
+        list(rows_without_images or []),
+        list(notes or []),
     )
+    prepared = _check_inputs(metadata, descriptor, options, resolution)
+    plan = _plan(job, prepared)
+    output = _prepare_output(job, Path(output_dir), prepared, plan)
     try:
-        timings = _convert(
-            metadata, descriptor, options, prepared, plan, output, progress
-        )
+        timings = _convert(job, prepared, plan, output, progress)
     except BaseException:
         _discard_unrecorded(output)
         raise
-    return _finish(metadata, prepared, plan, output, timings, started)
+    return _finish(job, prepared, plan, output, timings, started)
 
 
-def _plan(
-    metadata: ParticleMetadata, prepared: _Prepared, options: ConversionOptions
-) -> _Plan:
-    groups = metadata.group if options.flush_per_group else None
+def _plan(job: _Run, prepared: _Prepared) -> _Plan:
+    """Split the rows kept into stacks (and those ``n_stacks_max`` leaves out)."""
+    options = job.options
+    groups = job.metadata.group if options.flush_per_group else None
     stacks, left_out = plan_batches(
         prepared.kept, options.batch_size, options.n_stacks_max, groups
     )
@@ -255,54 +264,15 @@ def _plan(
 
 
 def _prepare_output(
-    metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
-    output_dir: Path,
-    options: ConversionOptions,
-    prepared: _Prepared,
-    plan: _Plan,
-    *,
-    inputs: dict[str, Any],
-    resolution: list[ResolvedStack] | None,
-    rows_without_images: list[dict[str, Any]] | None,
-    notes: list[str] | None,
+    job: _Run, output_dir: Path, prepared: _Prepared, plan: _Plan
 ) -> _Output:
     """Apply the re-run policy, write the first manifest; find the stacks to reuse."""
     layout = OutputLayout(output_dir.expanduser().resolve())
-    previous = prepare_output(layout, options.overwrite, options.resume)
-    source = prepared.pixel_size
-    header = manifest_header(
-        n_rows=len(metadata),
-        inputs=inputs,
-        options=options.describe(),
-        grid=descriptor.describe(),
-        pixel_size={
-            "source_angstrom": source.angstrom,
-            "source": source.source,
-            "output_angstrom": source.angstrom * options.downsample_factor,
-        },
-        resolution=resolution,
-        image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
-    )
+    previous = prepare_output(layout, job.options.overwrite, job.options.resume)
+    header = _header(job, prepared)
     if previous is not None:
         check_resumable(layout, previous, header)
-    messages = [
-        f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
-    ]
-    manifest = Manifest(layout, header, warnings=messages + list(notes or []))
-    manifest.without_images = list(rows_without_images or [])
-    manifest.skipped = [
-        {"row": int(metadata.source_row[s.position]), "reason": s.reason}
-        for s in prepared.skipped
-    ]
-    left_out = plan.left_out
-    manifest.unconverted = {
-        "reason": f"n_stacks_max={options.n_stacks_max} reached"
-        if left_out.size
-        else None,
-        "n_rows": int(left_out.size),
-        "rows": row_ranges(np.sort(metadata.source_row[left_out])),
-    }
+    manifest = _new_manifest(job, layout, header, prepared, plan)
     reused = {
         e["number"]: e
         for e in (previous or {}).get("stacks", [])
@@ -311,6 +281,52 @@ def _prepare_output(
     manifest.stacks.update(reused)
     manifest.write()
     return _Output(layout, manifest, previous is not None, reused)
+
+
+def _header(job: _Run, prepared: _Prepared) -> dict[str, Any]:
+    """The manifest's record of what went in and how (compared on resume)."""
+    source, metadata, options = prepared.pixel_size, job.metadata, job.options
+    return manifest_header(
+        n_rows=len(metadata),
+        inputs=job.inputs,
+        options=options.describe(),
+        grid=job.descriptor.describe(),
+        pixel_size={
+            "source_angstrom": source.angstrom,
+            "source": source.source,
+            "output_angstrom": source.angstrom * options.downsample_factor,
+        },
+        resolution=job.resolution,
+        image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
+    )
+
+
+def _new_manifest(
+    job: _Run,
+    layout: OutputLayout,
+    header: dict[str, Any],
+    prepared: _Prepared,
+    plan: _Plan,
+) -> Manifest:
+    """The manifest before any stack: warnings and every row that will not convert."""
+    metadata, left_out = job.metadata, plan.left_out
+    messages = [
+        f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
+    ]
+    manifest = Manifest(layout, header, warnings=messages + job.notes)
+    manifest.without_images = job.rows_without_images
+    manifest.skipped = [
+        {"row": int(metadata.source_row[s.position]), "reason": s.reason}
+        for s in prepared.skipped
+    ]
+    manifest.unconverted = {
+        "reason": f"n_stacks_max={job.options.n_stacks_max} reached"
+        if left_out.size
+        else None,
+        "n_rows": int(left_out.size),
+        "rows": row_ranges(np.sort(metadata.source_row[left_out])),
+    }
+    return manifest
 
 
 class _Tally:
@@ -350,9 +366,7 @@ class _Tally:
 
 
 def _convert(
-    metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
-    options: ConversionOptions,
+    job: _Run,
     prepared: _Prepared,
     plan: _Plan,
     output: _Output,
@@ -364,7 +378,10 @@ def _convert(
     report(tally.progress)
     timings = dict.fromkeys(STAGES, 0.0)
     todo = [p for p in plan.stacks if p.number not in output.reused]
-    tasks = _tasks(todo, metadata, descriptor, output.layout, options, prepared)
+    tasks = _tasks(
+        todo, job.metadata, job.descriptor, output.layout, job.options, prepared
+    )
+    options = job.options
     workers = resolve_workers(options.workers)
     for event in execute(tasks, workers, options.executor, options.scheduler_address):
         if isinstance(event, BlockDone):
@@ -394,7 +411,7 @@ def _discard_unrecorded(output: _Output) -> None:
 
 
 def _finish(
-    metadata: ParticleMetadata,
+    job: _Run,
     prepared: _Prepared,
     plan: _Plan,
     output: _Output,
@@ -410,7 +427,7 @@ def _finish(
     return ConversionReport(
         output_dir=output.layout.root,
         manifest_path=output.layout.manifest,
-        n_rows=len(metadata),
+        n_rows=len(job.metadata),
         n_converted=document["totals"]["n_converted"],
         n_stacks=len(manifest.stacks),
         skipped=manifest.skipped
