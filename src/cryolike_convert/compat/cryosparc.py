@@ -73,10 +73,9 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048+ images of 128² px or as many
-        pixels, run from a guarded script or the CLI; else none);
-        the output does not depend on it.
+        Threads converting blocks of images in this process (with
+        ``executor='dask'``: worker processes of the local cluster); default one
+        per available CPU core. The output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
         ``dask.distributed`` cluster; ``pip install 'cryolike-convert[dask]'``).
@@ -84,7 +83,8 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
         The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
         cluster for the run.
     progress
-        Called after every stack with ``(record, images_done, images_total)``.
+        Called with a :class:`~cryolike_convert.execution.pipeline.ConversionProgress`
+        when conversion starts, after every block of images and after every stack.
 
     Returns
     -------
