@@ -86,9 +86,14 @@ def normalize_fourier(fourier: np.ndarray, weights: np.ndarray) -> np.ndarray:
     real_dtype = fourier.real.dtype
     flat = fourier.reshape(len(fourier), -1).view(real_dtype)
     pair_weights = np.repeat(weights.reshape(-1).astype(np.float64), 2)
-    # One image at a time keeps the float64 temporary small (and cached).
+    # One image at a time keeps the float64 temporary small (and cached). einsum,
+    # not np.dot: BLAS would spread each sum over its own threads, which fight the
+    # caller's threads (one block per thread) and tie the bits to the BLAS build.
     norms = np.sqrt(
-        [np.dot(np.square(row).astype(np.float64), pair_weights) for row in flat]
+        [
+            np.einsum("i,i->", np.square(row).astype(np.float64), pair_weights)
+            for row in flat
+        ]
     )
     flat *= (1.0 / norms)[:, None].astype(real_dtype)
     return fourier
