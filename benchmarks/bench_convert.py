@@ -46,6 +46,7 @@ FLOOR_WRITE = 16 << 20
 # What a user writes: no main guard, defaults except plots. Prints its figures as JSON.
 PLAIN_SCRIPT = """
 import json, resource, sys, time
+from pathlib import Path
 from cryolike_convert.file_conversions.particle_stacks_wrappers import (
     convert_particle_stacks_from_indexed_cryosparc_file,
 )
@@ -55,10 +56,14 @@ report = convert_particle_stacks_from_indexed_cryosparc_file(
     flag_plots=False,
 )
 elapsed = time.perf_counter() - started
+# VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork + exec).
+status = Path("/proc/self/status")
+lines = status.read_text().splitlines() if status.exists() else []
+peak = [int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM")]
 print(json.dumps({
     "elapsed": elapsed, "n_images": report.n_converted, "n_stacks": report.n_stacks,
     "timings": report.timings,
-    "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_mib": peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
 
