@@ -132,7 +132,14 @@ class TensorFileWriter:
         target = cast(IO[bytes], self._sink)
         self._archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED)
         info = zipfile.ZipInfo("archive/data/0", date_time=_FIXED_DATE)
-        self._stream = self._archive.open(info, "w", force_zip64=True)
+        try:
+            self._stream = self._archive.open(info, "w", force_zip64=True)
+        except BaseException:
+            # Left open, the archive would write its directory when collected.
+            self._sink.handle = None
+            with contextlib.suppress(OSError, ValueError):
+                self._archive.close()
+            raise
 
     def append(self, rows: np.ndarray) -> None:
         """Append rows of shape ``(k, *row_shape)`` and this writer's dtype."""
