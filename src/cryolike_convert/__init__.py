@@ -1,7 +1,5 @@
 """cryolike_convert: CryoSPARC and RELION particle stacks → CryoLike Fourier polar-grid stacks."""
 
-from importlib import metadata as _metadata
-
 from cryolike_convert.compat import (
     convert_particle_stacks_from_cryosparc_job_directory,
     convert_particle_stacks_from_indexed_cryosparc,
@@ -15,11 +13,7 @@ from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
 from cryolike_convert.transform.polar_grid import PolarGrid
-
-try:
-    __version__ = _metadata.version("cryolike-convert")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "unknown"
+from cryolike_convert.version import __version__
 
 __all__ = [
     "ConversionError",

@@ -9,7 +9,13 @@ from typing import Literal
 
 import numpy as np
 
-from cryolike_convert.errors import InputFileError, OutputExistsError, ParamsFileError
+from cryolike_convert.errors import (
+    InputFileError,
+    OutputError,
+    OutputExistsError,
+    ParamsFileError,
+)
+from cryolike_convert.formats.atomic import AtomicWriteError, write_atomic
 from cryolike_convert.formats.npz import (
     OBJECT_MEMBER,
     none_array,
@@ -135,7 +141,7 @@ class ImageDescriptor:
         file = Path(path).expanduser()
         if file.suffix != ".npz":
             raise InputFileError(f"{file}: a params file must be an .npz file")
-        members = read_npz_safely(file, set(DESCRIPTOR_KEYS))
+        members = read_npz_safely(file, set(DESCRIPTOR_KEYS), error=InputFileError)
         missing = [key for key in DESCRIPTOR_KEYS if key not in members]
         if missing:
             raise ParamsFileError(
@@ -233,12 +239,11 @@ class ImageDescriptor:
             raise OutputExistsError(
                 f"{file}: already exists; pass overwrite=True to replace it"
             )
-        from cryolike_convert.output.layout import (
-            write_atomic,  # output imports this module
-        )
-
         file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, lambda handle: write_npz(handle, self.arrays))
+        try:
+            write_atomic(file, lambda handle: write_npz(handle, self.arrays))
+        except AtomicWriteError as err:
+            raise OutputError(err.describe()) from err.cause
         return file
 
     @property
