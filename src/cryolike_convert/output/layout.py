@@ -1,4 +1,4 @@
-"""The on-disk output: layout and names, atomic output writes, the per-stack npz."""
+"""The on-disk output: layout and names, and atomic writes of output files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ import numpy as np
 from cryolike_convert.errors import OutputError
 from cryolike_convert.formats import atomic
 from cryolike_convert.formats.atomic import HashingWriter, is_temporary
-from cryolike_convert.formats.npz import none_array, write_npz
-from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.formats.npz import write_npz
 
 STACK_KINDS = ("fourier", "npz", "phys")
 _STACK_FILE = re.compile(r"^particles_(fourier|phys)_stack_\d{6}\.(pt|npz)$")
@@ -126,59 +124,6 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
     return writer.digest.hexdigest()
-
-
-def stack_npz_arrays(
-    descriptor: ImageDescriptor,
-    rows: ParticleMetadata,
-    reference_pixel_size: float | None,
-    stack_range: tuple[int, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """The per-stack npz: 11 descriptor keys, 15 lens keys, counts and provenance.
-
-    Grid keys are copied bit for bit from the params file; per-image lens arrays
-    hold exactly this stack's images, in their source dtype.
-    """
-    arrays: dict[str, np.ndarray] = {
-        key: descriptor.arrays[key] for key in DESCRIPTOR_KEYS
-    }
-    arrays["defocusU"] = rows.defocus_u_angstrom
-    arrays["defocusV"] = rows.defocus_v_angstrom
-    arrays["defocusAngle"] = rows.defocus_angle_rad
-    arrays["phaseShift"] = rows.phase_shift_rad
-    arrays["sphericalAberration"] = _scalar(rows.spherical_aberration_mm)
-    arrays["voltage"] = _scalar(rows.voltage_kv)
-    arrays["amplitudeContrast"] = _scalar(rows.amplitude_contrast_fraction)
-    arrays["angleRotation"] = _optional(rows.angle_rotation_rad)
-    arrays["angleTilt"] = _optional(rows.angle_tilt_rad)
-    arrays["anglePsi"] = _optional(rows.angle_psi_rad)
-    arrays["ref_pixel_size"] = (
-        none_array()
-        if reference_pixel_size is None
-        else np.full(2, reference_pixel_size, dtype=np.float64)
-    )
-    arrays["files"] = rows.stored_path
-    arrays["idxs"] = rows.stored_index
-    arrays["ctfBfactor"] = _optional(rows.ctf_bfactor)
-    arrays["ctfScalefactor"] = _optional(rows.ctf_scalefactor)
-    arrays["n_images"] = np.array(len(rows), dtype=np.int64)
-    if stack_range is not None:
-        arrays["stack_start"] = np.array(stack_range[0], dtype=np.int64)
-        arrays["stack_end"] = np.array(stack_range[1], dtype=np.int64)
-    arrays["source_row"] = rows.source_row.astype(np.int64)
-    if rows.uid is not None:
-        arrays["source_uid"] = rows.uid.astype(np.uint64)
-    arrays["source_file"] = rows.stack_paths()
-    arrays["source_index"] = rows.stack_index.astype(np.int64)
-    return arrays
-
-
-def _scalar(values: np.ndarray) -> np.ndarray:
-    return np.array(float(values[0]) if len(values) else np.nan, dtype=np.float64)
-
-
-def _optional(values: np.ndarray | None) -> np.ndarray:
-    return none_array() if values is None else values
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
