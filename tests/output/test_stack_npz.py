@@ -171,6 +171,15 @@ def test_scalar_members_take_the_single_value(tmp_path: Path) -> None:
     assert arrays["sphericalAberration"].item() == float(np.float32(2.7))
 
 
+def test_scalar_members_are_row_zeros_value_not_a_mixture(tmp_path: Path) -> None:
+    # The checks make the value unique per run; the writer takes row 0, as CryoLike.
+    descriptor, rows = cryosparc_rows(tmp_path / "project")
+    part = rows.take(np.array([0, 1, 2]))
+    part.voltage_kv[:] = np.array([300.0, 200.0, 100.0], dtype=np.float32)
+    arrays = stack_npz_arrays(descriptor, part, None)
+    assert arrays["voltage"].item() == 300.0
+
+
 def test_absent_columns_become_none_members(tmp_path: Path) -> None:
     descriptor, rows = cryosparc_rows(tmp_path / "project")
     arrays = stack_npz_arrays(descriptor, rows, None)
