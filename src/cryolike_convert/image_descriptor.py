@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import numpy as np
 
@@ -289,6 +290,19 @@ class ImageDescriptor:
             "precision": self.precision,
             "nyquist_fraction": 4 * grid.radius_max / self.n_pixels[0],
         }
+
+    def summary_lines(self) -> list[str]:
+        """The grid, one ``name: value`` line per item (what :meth:`print` shows)."""
+        return [f"{name}: {value}" for name, value in self.describe().items()]
+
+    def print(self, file: TextIO | None = None) -> None:
+        """Write :meth:`summary_lines` to ``file`` (standard output by default).
+
+        CryoLike's API (its examples call ``image_parameters.print()``); the one
+        library call whose purpose is printing, made only when the caller asks.
+        """
+        stream = sys.stdout if file is None else file
+        stream.write("\n".join(self.summary_lines()) + "\n")
 
 
 def _short(value: np.ndarray) -> str:
