@@ -151,6 +151,33 @@ def test_power_spectrum_runs_from_one_over_the_box_to_nyquist(
     assert bar.get_ylabel() == "log10 mean |F|²"
 
 
+def test_2d_spectrum_has_the_orientation_of_the_physical_images(
+    descriptor: ImageDescriptor,
+) -> None:
+    """Stripes that vary along columns put their power on the horizontal axis."""
+    cycles = 8
+    columns = np.arange(BOX)
+    stripes = np.cos(2 * np.pi * cycles * columns / BOX)[None, :] * np.ones((BOX, 1))
+    power = PowerSpectrum()
+    power.add(
+        images_to_fourier_polar(stripes[None].astype(np.float32), descriptor.polar_grid)
+    )
+    plane = _image_axes(power_spectrum_figure(power, descriptor, "t"))[1]
+    mesh = plane.collections[0]
+    values = np.asarray(mesh.get_array()).reshape(power.mean().shape)
+    corners = mesh.get_coordinates()
+    shell, angle = np.unravel_index(np.argmax(values), values.shape)
+    centre = corners[shell : shell + 2, angle : angle + 2].reshape(4, 2).mean(axis=0)
+    frequency = cycles / (BOX * PIXEL)
+    spacing = float(
+        np.diff(
+            shell_frequencies_per_angstrom(descriptor.polar_grid, BOX * PIXEL)
+        ).max()
+    )
+    assert abs(abs(centre[0]) - frequency) < spacing  # along columns (across)
+    assert abs(centre[1]) < spacing  # not along rows (up)
+
+
 def test_power_spectrum_of_a_grid_beyond_nyquist_marks_nyquist(
     stack: tuple[np.ndarray, np.ndarray],
 ) -> None:

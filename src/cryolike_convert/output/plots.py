@@ -91,11 +91,14 @@ def _montage_axes(figure: Figure, n_images: int) -> list[Axes]:
     return list(axes.flat)
 
 
-def _robust_limits(values: np.ndarray) -> tuple[float, float]:
+def _robust_limits(
+    values: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5)
+) -> tuple[float, float]:
+    """Colour limits that ignore the extreme tails (e.g. a bright DC value)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return 0.0, 1.0
-    low, high = np.percentile(finite, [0.5, 99.5])
+    low, high = np.percentile(finite, percentiles)
     return (
         (float(low), float(high))
         if high > low
@@ -129,7 +132,11 @@ def physical_montage_figure(
         axis.set_title(label, fontsize=7)
     if mappable is not None:
         figure.colorbar(
-            mappable, ax=axes, shrink=0.6, label="pixel value (mean 0, max |value| 1)"
+            mappable,
+            ax=axes,
+            shrink=0.6,
+            extend="both",
+            label="pixel value (mean 0, max |value| 1)",
         )
     figure.suptitle(title)
     return figure
@@ -156,15 +163,9 @@ def _polar_mesh(descriptor: ImageDescriptor) -> _PolarMesh:
     grid = descriptor.polar_grid
     box = descriptor.box_size_angstrom()
     shells = shell_frequencies_per_angstrom(grid, box)
-    edges = np.concatenate(
-        [
-            [0.0],
-            (shells[1:] + shells[:-1]) / 2,
-            [shells[-1] + (shells[-1] - shells[-2]) / 2],
-        ]
-        if len(shells) > 1
-        else [[0.0], [2 * shells[0]]]
-    )
+    middles = (shells[1:] + shells[:-1]) / 2
+    outer = 2 * shells[-1] - middles[-1] if middles.size else 2 * shells[-1]
+    edges = np.concatenate([[0.0], middles, [outer]])
     step = 2 * np.pi / grid.n_inplanes
     theta = np.arange(grid.n_inplanes + 1) * step - step / 2
     return _PolarMesh(
@@ -202,7 +203,8 @@ def fourier_montage_figure(
     figure = _new_figure(1.8 * cols + 1.2, 1.9 * rows + 0.8)
     axes = _montage_axes(figure, len(shown))
     magnitude = np.log10(np.abs(shown) + 1e-12)
-    low, high = _robust_limits(magnitude)
+    # log |F| of noisy data has a long tail of near-zeros: clip the lowest 10 %.
+    low, high = _robust_limits(magnitude, (10.0, 99.9))
     limit = _frequency_limit(mesh)
     mappable = None
     for axis, image, label in zip(axes, magnitude, labels, strict=False):
@@ -221,7 +223,9 @@ def fourier_montage_figure(
         axis.set_facecolor("black")
         axis.set_title(label, fontsize=7)
     if mappable is not None:
-        figure.colorbar(mappable, ax=axes, shrink=0.6, label="log10 |F| (normalised)")
+        figure.colorbar(
+            mappable, ax=axes, shrink=0.6, extend="both", label="log10 |F| (normalised)"
+        )
     figure.suptitle(
         f"{title}\nfrequency plane ±{limit:.3g} 1/Å (Nyquist {mesh.nyquist:.3g} 1/Å), "
         "zero frequency at the centre, columns across, rows up",
@@ -258,10 +262,10 @@ def _draw_radial(
         axis.axvline(mesh.nyquist, color="grey", linestyle="--", linewidth=1)
         axis.text(
             mesh.nyquist,
-            0.98,
+            0.02,
             " Nyquist",
             transform=axis.get_xaxis_transform(),
-            va="top",
+            va="bottom",
             fontsize=8,
             color="grey",
         )
@@ -311,7 +315,15 @@ def _draw_power_2d(
     axis.set_xlabel("frequency along columns (1/Å)")
     axis.set_ylabel("frequency along rows (1/Å)")
     axis.set_title("2-D, averaged over images", fontsize=10)
-    figure.colorbar(mappable, ax=axis, label="log10 mean |F|²")
+    if mesh.frequency_max > mesh.nyquist * (1 + 1e-9):
+        from matplotlib.patches import Circle
+
+        axis.add_patch(
+            Circle(
+                (0, 0), mesh.nyquist, fill=False, color="white", linestyle="--", lw=0.8
+            )
+        )
+    figure.colorbar(mappable, ax=axis, extend="both", label="log10 mean |F|²")
 
 
 def power_spectrum_figure(
@@ -378,9 +390,14 @@ def _histogram(axis: Axes, series: list[tuple[np.ndarray, str]], xlabel: str) ->
             low, high = low - 0.5, high + 0.5
         n_bins = int(np.clip(np.sqrt(pooled.size / len(series)), 5, 50))
         bins = np.linspace(low, high, n_bins + 1)
-        for values, (_, label) in zip(finite, series, strict=True):
+        for index, (values, (_, label)) in enumerate(zip(finite, series, strict=True)):
             axis.hist(
-                values, bins=bins.tolist(), histtype="step", linewidth=1.5, label=label
+                values,
+                bins=bins.tolist(),
+                histtype="step",
+                linewidth=1.5,
+                linestyle=("-", "--")[index % 2],
+                label=label,
             )
         if len(series) > 1:
             axis.legend(fontsize=8)
