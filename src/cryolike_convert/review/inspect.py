@@ -265,15 +265,17 @@ def iter_stack_rows(
     """
     for entry, local in _by_stack(manifest, positions):
         path = stack_file(layout, entry, kind)
-        tensor = open_stack_tensor(path)
-        if len(tensor) != int(entry["n_images"]):
-            raise OutputError(
-                f"{path}: holds {len(tensor)} images; manifest.json says "
-                f"{entry['n_images']}"
-            )
         for start in range(0, len(local), block):
-            rows = torch.from_numpy(local[start : start + block])
-            yield tensor[rows].numpy()
+            # Mapped anew for each block: the pages read go when the map does.
+            tensor = open_stack_tensor(path)
+            if len(tensor) != int(entry["n_images"]):
+                raise OutputError(
+                    f"{path}: holds {len(tensor)} images; manifest.json says "
+                    f"{entry['n_images']}"
+                )
+            rows = tensor[torch.from_numpy(local[start : start + block])].numpy()
+            del tensor
+            yield rows
 
 
 def read_image_labels(

@@ -43,9 +43,10 @@ class PowerSpectrum:
         """Add a block of polar Fourier images, shape ``(n_images, n_shells, n_inplanes)``."""
         if len(fourier) == 0:
             return
-        squared = np.square(fourier.real, dtype=np.float64)
-        squared += np.square(fourier.imag, dtype=np.float64)
-        block = squared.sum(axis=0)
+        parts = np.ascontiguousarray(fourier).view(fourier.real.dtype)
+        flat = parts.reshape(len(fourier), -1)  # real, imaginary interleaved
+        squares = np.einsum("ij,ij->j", flat, flat, dtype=np.float64)
+        block = squares.reshape(*fourier.shape[1:], 2).sum(axis=-1)
         self.total = block if self.total is None else self.total + block
         self.n_images += len(fourier)
 
