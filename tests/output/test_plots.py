@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
 
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.plots import (
@@ -131,9 +134,9 @@ def test_power_spectrum_runs_from_one_over_the_box_to_nyquist(
     frequencies = shell_frequencies_per_angstrom(descriptor.polar_grid, box_angstrom)
     line = radial.get_lines()[0]
     visible = frequencies >= 1 / box_angstrom
-    np.testing.assert_allclose(line.get_xdata(), frequencies[visible])
+    np.testing.assert_allclose(np.asarray(line.get_xdata()), frequencies[visible])
     direct = (np.abs(stack[1].astype(np.complex128)) ** 2).mean(axis=(0, 2))
-    np.testing.assert_allclose(line.get_ydata(), direct[visible], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(line.get_ydata()), direct[visible], rtol=1e-5)
     # Å labels on the top axis, inside the plotted range and in Å.
     (top,) = radial.child_axes
     assert top.get_xlabel() == "resolution (Å)"
@@ -163,10 +166,10 @@ def test_2d_spectrum_has_the_orientation_of_the_physical_images(
         images_to_fourier_polar(stripes[None].astype(np.float32), descriptor.polar_grid)
     )
     plane = _image_axes(power_spectrum_figure(power, descriptor, "t"))[1]
-    mesh = plane.collections[0]
+    mesh = cast(QuadMesh, plane.collections[0])
     values = np.asarray(mesh.get_array()).reshape(power.mean().shape)
-    corners = mesh.get_coordinates()
-    shell, angle = np.unravel_index(np.argmax(values), values.shape)
+    corners = np.asarray(mesh.get_coordinates())
+    shell, angle = (int(i) for i in np.unravel_index(np.argmax(values), values.shape))
     centre = corners[shell : shell + 2, angle : angle + 2].reshape(4, 2).mean(axis=0)
     frequency = cycles / (BOX * PIXEL)
     spacing = float(
@@ -190,7 +193,7 @@ def test_power_spectrum_of_a_grid_beyond_nyquist_marks_nyquist(
     outer = shell_frequencies_per_angstrom(wide.polar_grid, BOX * PIXEL)[-1]
     assert outer > 1.4 / (2 * PIXEL)
     assert radial.get_xlim()[1] == pytest.approx(outer)
-    marks = [line.get_xdata()[0] for line in radial.get_lines()[1:]]
+    marks = [np.asarray(line.get_xdata())[0] for line in radial.get_lines()[1:]]
     assert marks == [pytest.approx(1 / (2 * PIXEL))]
 
 
@@ -219,7 +222,9 @@ def test_ctf_panels_show_defocus_astigmatism_angle_and_optics() -> None:
         assert np.allclose(ticks, np.round(ticks))
         assert axis.get_ylabel() == "images"
     assert len(defocus.patches) == 2  # the U and the V outline
-    assert [text.get_text() for text in defocus.get_legend().get_texts()] == [
+    legend = defocus.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == [
         "defocus U",
         "defocus V",
     ]
@@ -250,7 +255,7 @@ def test_ctf_histograms_count_every_image() -> None:
     figure = ctf_figure(lens, "t")
     astigmatism = figure.axes[1]
     # A step histogram's outline: counts are the heights of its vertices.
-    outline = astigmatism.patches[0].get_xy()
+    outline = cast(Polygon, astigmatism.patches[0]).get_xy()
     heights = outline[1:-1:2, 1]
     assert heights.sum() == 500
 

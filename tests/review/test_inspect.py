@@ -7,16 +7,18 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.patches import Polygon
 
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.formats.npz import write_npz
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.output.layout import sha256_file
 from cryolike_convert.output.stack_npz import LENS_KEYS, REQUIRED_NPZ_KEYS
 from cryolike_convert.review.inspect import (
     OVERVIEW_PLOTS,
@@ -203,8 +205,8 @@ def test_overview_power_spectrum_averages_evenly_spaced_images(
     fourier = load_output(ctf_output)["fourier"][evenly_spaced(40, 8)]
     direct = (np.abs(fourier.astype(np.complex128)) ** 2).mean(axis=(0, 2))
     line = figure.axes[0].get_lines()[0]
-    n_shown = len(line.get_ydata())
-    np.testing.assert_allclose(line.get_ydata(), direct[-n_shown:], rtol=1e-5)
+    drawn = np.asarray(line.get_ydata())
+    np.testing.assert_allclose(drawn, direct[-len(drawn) :], rtol=1e-5)
     box = 48 * 1.5
     assert figure.axes[0].get_xlim() == pytest.approx((1 / box, 1 / 3.0))
 
@@ -212,7 +214,7 @@ def test_overview_power_spectrum_averages_evenly_spaced_images(
 def test_overview_ctf_panels_cover_every_image(ctf_output: Path) -> None:
     figure = overview_figures(ctf_output)["ctf"]
     assert figure.get_suptitle().endswith("CTF parameters of 40 images")
-    outline = figure.axes[1].patches[0].get_xy()
+    outline = cast(Polygon, figure.axes[1].patches[0]).get_xy()
     assert outline[1:-1:2, 1].sum() == 40
     listed = figure.axes[3].texts[0].get_text()
     assert "images: 40 in 3 stack(s)" in listed

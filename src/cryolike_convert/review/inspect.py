@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from cryolike_convert.errors import OutputError
+from cryolike_convert.errors import InputFileError, OutputError
 from cryolike_convert.formats.npz import read_npz_safely
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import OutputLayout
@@ -123,7 +123,7 @@ def read_lens(layout: OutputLayout, manifest: dict[str, Any]) -> LensValues:
     parts: dict[str, list[np.ndarray]] = {key: [] for key in LENS_KEYS_READ}
     for entry in manifest.get("stacks", []):
         path = stack_file(layout, entry, "npz")
-        members = read_npz_safely(path, set(LENS_KEYS_READ))
+        members = read_npz_safely(path, set(LENS_KEYS_READ), error=InputFileError)
         n_images = int(entry["n_images"])
         for key in LENS_KEYS_READ:
             value = members.get(key)
@@ -291,7 +291,9 @@ def read_image_labels(
     labels: list[str] = []
     for entry, local in _by_stack(manifest, positions):
         members = read_npz_safely(
-            stack_file(layout, entry, "npz"), {"source_row", "source_uid"}
+            stack_file(layout, entry, "npz"),
+            {"source_row", "source_uid"},
+            error=InputFileError,
         )
         rows, uids = members.get("source_row"), members.get("source_uid")
         if not isinstance(rows, np.ndarray):
