@@ -30,7 +30,7 @@ def scheduler_address() -> Iterator[str]:
     """A two-worker LocalCluster on loopback, shared by this module's tests."""
     from distributed import LocalCluster
 
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2,
         threads_per_worker=1,
         processes=True,
@@ -98,7 +98,9 @@ def test_cluster_output_is_identical_to_local(
         tmp_path / "out",
         executor="dask",
         scheduler_address=scheduler_address,
-        progress=lambda status: status.stack and numbers.append(status.stack.number),
+        progress=lambda status: numbers.extend(
+            [status.stack.number] if status.stack else []
+        ),
     )
     assert (report.n_converted, report.n_stacks) == (48, 5)
     assert numbers == [0, 1, 2, 3, 4]

@@ -24,8 +24,6 @@ from cryolike_convert.cli.options import (
     ConvertSettings,
     StackFolder,
 )
-from cryolike_convert.compat.arguments import load_params
-from cryolike_convert.compat.source import convert_source
 from cryolike_convert.errors import ConversionWarning
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 
@@ -115,6 +113,14 @@ def _run_conversion(
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
     typer.echo(conversion_summary(report))
+    if settings.plots and any(int(entry["n_images"]) for entry in report.stacks):
+        from cryolike_convert.review.inspect import write_overview_plots
+
+        folder = report.output_dir / "plots"
+        names = ", ".join(
+            p.name for p in write_overview_plots(report.output_dir, folder).values()
+        )
+        typer.echo(f"overview plots in {folder}: {names}")
 
 
 @convert_app.command("cryosparc")
@@ -137,11 +143,13 @@ def convert_cryosparc(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
-    from cryolike_convert.compat.cryosparc import indexed_cryosparc_source
+    from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
 
-    params = load_params(settings.params)
-    source = indexed_cryosparc_source(particles, folder or "", project_dir)
-    return convert_source(source, params, settings.out, settings.options(), progress)
+    return settings.convert(
+        lambda: read_indexed_cryosparc(particles, project_dir=project_dir),
+        progress,
+        folder=folder,
+    )
 
 
 @convert_app.command("cryosparc-job")
@@ -159,11 +167,9 @@ def convert_cryosparc_job(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
-    from cryolike_convert.compat.cryosparc import cryosparc_job_source
+    from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
 
-    params = load_params(settings.params)
-    source = cryosparc_job_source(folder, job)
-    return convert_source(source, params, settings.out, settings.options(), progress)
+    return settings.convert(lambda: read_cryosparc_job(folder, job), progress)
 
 
 @convert_app.command("star")
@@ -185,11 +191,13 @@ def convert_star(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed RELION .star file (rlnImageName)."""
-    from cryolike_convert.compat.relion import indexed_star_source
+    from cryolike_convert.readers.relion.indexed import read_indexed_star
 
-    params = load_params(settings.params)
-    source = indexed_star_source(particles, folder or "", project_dir)
-    return convert_source(source, params, settings.out, settings.options(), progress)
+    return settings.convert(
+        lambda: read_indexed_star(particles, project_dir=project_dir),
+        progress,
+        folder=folder,
+    )
 
 
 @convert_app.command("star-pairs")
@@ -215,13 +223,15 @@ def convert_star_pairs(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert MRC stacks each described row by row by its own STAR file."""
-    from cryolike_convert.compat.relion import paired_star_source
+    from cryolike_convert.readers.relion.paired import read_paired_star
 
-    params = load_params(settings.params)
-    source = paired_star_source(
-        mrc,
-        star,
-        defocus_angle_is_degree=not angles_in_radians,
-        phase_shift_is_degree=not angles_in_radians,
+    return settings.convert(
+        lambda: read_paired_star(
+            mrc,
+            star,
+            defocus_angle_is_degree=not angles_in_radians,
+            phase_shift_is_degree=not angles_in_radians,
+        ),
+        progress,
+        flush_per_group=True,
     )
-    return convert_source(source, params, settings.out, settings.options(), progress)

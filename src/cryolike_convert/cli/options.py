@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cryolike_convert.options import ConversionOptions
+
+if TYPE_CHECKING:
+    from cryolike_convert.execution.pipeline import ConversionProgress, ConversionReport
+    from cryolike_convert.readers.result import ReadResult
+
+    ProgressCallback = Callable[[ConversionProgress], None]
 
 #: ``--folder``: where the MRC stacks are, looked up by basename (indexed inputs).
 StackFolder = Annotated[
@@ -45,6 +52,7 @@ class ConvertSettings:
     downsample: int
     downsample_type: DownsampleType
     plots: bool
+    plots_per_stack: bool
     overwrite: bool
     resume: bool
     skip_missing: bool
@@ -54,15 +62,16 @@ class ConvertSettings:
     scheduler: str | None
     quiet: bool
 
-    def options(self) -> ConversionOptions:
+    def options(self, **fixed: Any) -> ConversionOptions:
         """The run's options: the one translation of these flags (``--resume`` → ``resume``)."""
         return ConversionOptions(
+            **fixed,
             batch_size=self.batch_size,
             n_stacks_max=self.n_stacks_max,
             pixel_size_angstrom=self.pixel_size,
             downsample_factor=self.downsample,
             downsample_type=self.downsample_type.value,
-            make_plots=self.plots,
+            make_plots=self.plots_per_stack,
             on_missing="skip" if self.skip_missing else "error",
             on_invalid="skip" if self.skip_invalid else "error",
             overwrite=self.overwrite,
@@ -70,6 +79,26 @@ class ConvertSettings:
             workers=self.workers,
             executor=self.executor.value,
             scheduler_address=self.scheduler,
+        )
+
+    def convert(
+        self,
+        read: Callable[[], ReadResult],
+        progress: ProgressCallback,
+        *,
+        folder: Path | None = None,
+        **fixed: Any,
+    ) -> ConversionReport:
+        """Read one input with ``read`` and convert it with these options."""
+        from cryolike_convert.compat.convert import convert_input, load_params
+
+        return convert_input(
+            read,
+            load_params(self.params),
+            self.out,
+            self.options(**fixed),
+            folder=folder,
+            progress=progress,
         )
 
 
@@ -121,8 +150,26 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ),
     (
         "plots",
-        Annotated[bool, typer.Option("--plots/--no-plots", help="PNGs per stack.")],
+        Annotated[
+            bool,
+            typer.Option(
+                "--plots/--no-plots",
+                help="Overview PNGs of the run in OUT/plots (montages, power "
+                "spectrum, CTF).",
+            ),
+        ],
         True,
+    ),
+    (
+        "plots_per_stack",
+        Annotated[
+            bool,
+            typer.Option(
+                "--plots-per-stack",
+                help="Also CryoLike's 3 PNGs per stack (Python: flag_plots=True).",
+            ),
+        ],
+        False,
     ),
     (
         "overwrite",

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from cryolike_convert.compat.arguments import PathLike, load_params, wrapper_options
-from cryolike_convert.compat.source import ConversionSource, convert_source
+from cryolike_convert.compat.convert import PathLike, convert
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
-from cryolike_convert.output.manifest import describe_input_file
-from cryolike_convert.readers.cryosparc.indexed import read_cryosparc_metadata
-from cryolike_convert.readers.cryosparc.job import find_job_files, read_job_metadata
-from cryolike_convert.readers.paths import resolve_stack_paths
+from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
+from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
 
 
 def convert_particle_stacks_from_indexed_cryosparc_file(
@@ -95,38 +91,11 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    params = load_params(params_input)
-    options = wrapper_options(locals())
-    source = indexed_cryosparc_source(file_cs, folder_cryosparc, project_dir)
-    return convert_source(source, params, folder_output, options, progress)
-
-
-def indexed_cryosparc_source(
-    file_cs: PathLike,
-    folder_cryosparc: PathLike = "",
-    project_dir: PathLike | None = None,
-) -> ConversionSource:
-    """Read an indexed ``.cs`` file and resolve its stack paths.
-
-    Raises
-    ------
-    ConversionError
-        With the file, row and field for any problem.
-    """
-    cs_path = Path(file_cs).expanduser()
-    metadata = read_cryosparc_metadata(cs_path)
-    metadata, resolution = resolve_stack_paths(
-        metadata, folder_cryosparc or None, project_dir
+    return convert(
+        lambda: read_indexed_cryosparc(file_cs, project_dir=project_dir),
+        locals(),
+        folder=folder_cryosparc or None,
     )
-    inputs = {
-        "mode": "cryosparc_indexed",
-        "metadata": [describe_input_file(cs_path)],
-        "folder": str(Path(folder_cryosparc).expanduser().resolve())
-        if folder_cryosparc
-        else None,
-        "project_dir": str(project_dir) if project_dir else None,
-    }
-    return ConversionSource(metadata, inputs, resolution)
 
 
 #: The name used in CryoLike's tutorial (``read_cryosparc_file.rst``).
@@ -189,44 +158,11 @@ def convert_particle_stacks_from_cryosparc_job_directory(
         Missing job folder, metadata file or image folder (naming the paths looked
         for), fewer rows than images, and every check of the indexed mode.
     """
-    params = load_params(params_input)
-    options = wrapper_options(locals())
-    source = cryosparc_job_source(folder_cryosparc, job_number)
-    return convert_source(source, params, folder_output, options, progress)
-
-
-def cryosparc_job_source(
-    folder_cryosparc: PathLike, job_number: int
-) -> ConversionSource:
-    """Read the metadata of job folder ``J<job_number>`` and list its stacks.
-
-    Raises
-    ------
-    ConversionError
-        Missing job folder, metadata file or image folder, fewer rows than images.
-    """
-    files = find_job_files(folder_cryosparc, job_number)
-    metadata, surplus = read_job_metadata(files)
-    warnings = [
-        f"{path}: not read — batch_{len(files.stacks):06d} is missing and reading "
-        "stops at the first gap"
-        for path in files.ignored
-    ]
-    inputs = {
-        "mode": "cryosparc_job",
-        "metadata": [describe_input_file(files.metadata_file)],
-        "stacks": [str(path.resolve()) for path in files.stacks],
-        "ignored_stacks": [str(path.resolve()) for path in files.ignored],
-    }
-    return ConversionSource(
-        metadata, inputs, rows_without_images=surplus, notes=warnings
-    )
+    return convert(lambda: read_cryosparc_job(folder_cryosparc, job_number), locals())
 
 
 __all__ = [
     "convert_particle_stacks_from_cryosparc_job_directory",
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
-    "cryosparc_job_source",
-    "indexed_cryosparc_source",
 ]

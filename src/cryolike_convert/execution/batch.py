@@ -25,13 +25,9 @@ from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.layout import (
-    OutputLayout,
-    atomic_file,
-    save_npz,
-    stack_npz_arrays,
-)
+from cryolike_convert.output.layout import OutputLayout, atomic_file, save_npz
 from cryolike_convert.output.manifest import row_ranges
+from cryolike_convert.output.stack_npz import stack_npz_arrays
 from cryolike_convert.readers.mrc import read_images
 from cryolike_convert.transform.engine import images_to_fourier_polar
 from cryolike_convert.transform.precision import complex_dtype, real_dtype
@@ -41,6 +37,7 @@ from cryolike_convert.transform.preprocess import (
     find_invalid_images,
     normalize_fourier,
 )
+from cryolike_convert.transform.spectrum import PowerSpectrum
 
 #: Largest number of images per processing block, and the Fourier bytes a block
 #: should stay under (blocks of 64 at 128 px, 16 at 256 px).
@@ -256,7 +253,7 @@ class StackWriter:
         self._skipped: list[dict[str, Any]] = []
         self._preview_images: list[np.ndarray] = []
         self._preview_fourier: list[np.ndarray] = []
-        self._power_sum: np.ndarray | float = 0.0
+        self._power = PowerSpectrum()
         self._n_images = 0
         descriptor = task.descriptor
         grid = descriptor.polar_grid
@@ -294,8 +291,7 @@ class StackWriter:
             self._preview_images.append(result.images[: PREVIEW - shown].copy())
             self._preview_fourier.append(result.fourier[: PREVIEW - shown].copy())
         if self.task.options.make_plots and len(result.fourier):
-            power = np.abs(result.fourier) ** 2
-            self._power_sum = self._power_sum + power.mean(axis=2).sum(axis=0)
+            self._power.add(result.fourier)
         self._n_images += len(result.fourier)
         self.timings["write"] += time.perf_counter() - started
 
@@ -326,7 +322,7 @@ class StackWriter:
             task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range
         )
         checksums["npz"] = save_npz(self.paths["npz"], arrays)
-        plots = self._plots() if task.options.make_plots and self._n_images else {}
+        plots = self._plots(rows) if task.options.make_plots and self._n_images else {}
         self.timings["finish"] += time.perf_counter() - started
         return StackRecord(
             number=task.plan.number,
@@ -339,16 +335,17 @@ class StackWriter:
             timings=self.timings,
         )
 
-    def _plots(self) -> dict[str, str]:
-        from cryolike_convert.output.plots import save_stack_plots
+    def _plots(self, rows: ParticleMetadata) -> dict[str, str]:
+        from cryolike_convert.output.plots import image_labels, save_stack_plots
 
         plot_paths = self.layout.plot_files(self.task.plan.number)
-        power = np.asarray(self._power_sum, dtype=np.float64) / self._n_images
+        shown = rows.take(np.arange(min(PREVIEW, len(rows))))
         save_stack_plots(
             np.concatenate(self._preview_images),
             np.concatenate(self._preview_fourier),
             self.task.descriptor,
             plot_paths,
-            power=power,
+            power=self._power,
+            labels=image_labels(shown.source_row, shown.uid),
         )
         return {kind: self.layout.relative(path) for kind, path in plot_paths.items()}
