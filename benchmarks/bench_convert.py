@@ -14,6 +14,9 @@ tmpfs, then prints, in one run:
   to the same folder and fsyncs each once before renaming it, just before and just
   after the disk conversion (the disk is shared and its rate drifts).
 
+Images per CPU-second are printed beside images/s: on a shared machine they stay
+meaningful when other processes take cores (the load average is printed too).
+
     python benchmarks/bench_convert.py
     python benchmarks/bench_convert.py --boxes 128 --n-images 20000
 """
@@ -50,18 +53,19 @@ from pathlib import Path
 from cryolike_convert.file_conversions.particle_stacks_wrappers import (
     convert_particle_stacks_from_indexed_cryosparc_file,
 )
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 report = convert_particle_stacks_from_indexed_cryosparc_file(
     params_input=sys.argv[1], file_cs=sys.argv[2], folder_output=sys.argv[3],
     flag_plots=False,
 )
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 # VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork + exec).
 status = Path("/proc/self/status")
 lines = status.read_text().splitlines() if status.exists() else []
 peak = [int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM")]
 print(json.dumps({
-    "elapsed": elapsed, "n_images": report.n_converted, "n_stacks": report.n_stacks,
+    "elapsed": elapsed, "cpu": cpu, "n_images": report.n_converted,
+    "n_stacks": report.n_stacks,
     "timings": report.timings,
     "rss_mib": peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
@@ -106,15 +110,18 @@ def make_dataset(root: Path, n_images: int, box: int, per_file: int) -> None:
     ImageDescriptor.from_individual_values(box, 1.0).save(root / "params.npz")
 
 
-def transform_rate(box: int, threads: int, seconds: float = 4.0) -> float:
-    """Images/s of :func:`transform_block` on blocks of random centred images."""
+def transform_rate(box: int, threads: int, seconds: float = 4.0) -> tuple[float, float]:
+    """Images/s and images per CPU-second of :func:`transform_block`.
+
+    On blocks of random centred images, ``threads`` blocks at a time.
+    """
     descriptor = ImageDescriptor.from_individual_values(box, 1.0)
     size = block_size(descriptor)
     rng = np.random.default_rng(1)
     images = center_images(rng.normal(size=(size, box, box)).astype(np.float32))
     transform_block(images, descriptor)  # plan, tables
     n_blocks = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         while time.perf_counter() - started < seconds:
             round_ = [
@@ -123,7 +130,8 @@ def transform_rate(box: int, threads: int, seconds: float = 4.0) -> float:
             for future in round_:
                 future.result()
             n_blocks += threads
-    return n_blocks * size / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return n_blocks * size / elapsed, n_blocks * size / cpu
 
 
 def convert(data: Path, out: Path) -> dict[str, float]:
@@ -165,12 +173,16 @@ def stage_text(figures: dict[str, float]) -> str:
 def bench_box(box: int, n_images: int, args: argparse.Namespace) -> list[str]:
     """All figures for one box size, as lines."""
     workers = resolve_workers(None)
-    lines = [f"box {box} px, {n_images} images, {workers} threads:"]
-    one = transform_rate(box, 1)
-    every = transform_rate(box, workers)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"box {box} px, {n_images} images, {workers} threads "
+        f"(load average before: {load:.1f}):"
+    ]
+    one, one_cpu = transform_rate(box, 1)
+    every, every_cpu = transform_rate(box, workers)
     lines.append(
         f"  transform only      {one:7.0f} images/s on 1 thread, "
-        f"{every:7.0f} on {workers}"
+        f"{every:.0f} on {workers} ({one_cpu:.0f} and {every_cpu:.0f} per CPU-second)"
     )
     with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
         data = Path(shm) / "data"
@@ -179,7 +191,8 @@ def bench_box(box: int, n_images: int, args: argparse.Namespace) -> list[str]:
         shutil.rmtree(Path(shm) / "out")
         lines.append(
             f"  end to end, tmpfs   {tmpfs['n_images'] / tmpfs['elapsed']:7.0f} images/s "
-            f"({tmpfs['elapsed']:.1f} s, peak RSS {tmpfs['rss_mib']:.0f} MiB; "
+            f"({tmpfs['elapsed']:.1f} s; {tmpfs['n_images'] / tmpfs['cpu']:.0f} images "
+            f"per CPU-second; peak RSS {tmpfs['rss_mib']:.0f} MiB; "
             f"stage seconds summed over threads: {stage_text(tmpfs)})"
         )
         with tempfile.TemporaryDirectory(dir=args.disk_dir) as disk:
@@ -194,7 +207,8 @@ def bench_box(box: int, n_images: int, args: argparse.Namespace) -> list[str]:
     rate = on_disk["n_images"] / on_disk["elapsed"]
     lines += [
         f"  end to end, disk    {rate:7.0f} images/s "
-        f"({on_disk['elapsed']:.1f} s, peak RSS {on_disk['rss_mib']:.0f} MiB; "
+        f"({on_disk['elapsed']:.1f} s; {on_disk['n_images'] / on_disk['cpu']:.0f} "
+        f"images per CPU-second; peak RSS {on_disk['rss_mib']:.0f} MiB; "
         f"stages: {stage_text(on_disk)})",
         f"  disk floor          {floor_rate:7.0f} images/s "
         f"(same bytes, fsync per file: {n_images / before:.0f} before, "
