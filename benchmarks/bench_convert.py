@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from cryolike_convert.execution.batch import block_size, transform_block
+from cryolike_convert.execution.stream import single_threaded_torch
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import resolve_workers
 from cryolike_convert.testing import cs_table, write_cs, write_mrc_stack
@@ -113,7 +114,8 @@ def make_dataset(root: Path, n_images: int, box: int, per_file: int) -> None:
 def transform_rate(box: int, threads: int, seconds: float = 4.0) -> tuple[float, float]:
     """Images/s and images per CPU-second of :func:`transform_block`.
 
-    On blocks of random centred images, ``threads`` blocks at a time.
+    On blocks of random centred images, ``threads`` blocks at a time, with torch's
+    own pool at one thread as in a conversion.
     """
     descriptor = ImageDescriptor.from_individual_values(box, 1.0)
     size = block_size(descriptor)
@@ -122,7 +124,7 @@ def transform_rate(box: int, threads: int, seconds: float = 4.0) -> tuple[float,
     transform_block(images, descriptor)  # plan, tables
     n_blocks = 0
     started, cpu = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(threads) as pool:
+    with single_threaded_torch(), ThreadPoolExecutor(threads) as pool:
         while time.perf_counter() - started < seconds:
             round_ = [
                 pool.submit(transform_block, images, descriptor) for _ in range(threads)
