@@ -287,3 +287,84 @@ def test_ducc_and_sparse_engines_agree_in_double() -> None:
     ducc = DuccPolarTransform(grid, (40, 40))(images, out.copy())
     sparse = SparsePolarTransform(grid, (40, 40), "double", "cpu")(images, out.copy())
     assert relative_error(sparse, ducc) <= 2 * TOLERANCE["double"]
+
+
+# --- Determinism: output bytes are a function of the inputs and options only ---
+
+_PROCESS_SCRIPT = """
+import hashlib, sys, threading
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[1]))
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.testing import make_projections
+from cryolike_convert.transform.engine import images_to_fourier_polar
+grid = ImageDescriptor.from_individual_values(64, 1.0).polar_grid
+images = make_projections(6, 64, seed=11)
+digest = hashlib.sha256()
+for precision in ("single", "double"):
+    digest.update(images_to_fourier_polar(images, grid, precision).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def _stack_digest(images: np.ndarray, grid: PolarGrid) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for precision in ("single", "double"):
+        digest.update(images_to_fourier_polar(images, grid, precision).tobytes())  # type: ignore[arg-type]
+    return digest.hexdigest()
+
+
+def test_bytes_are_equal_across_processes_and_torch_thread_counts() -> None:
+    import subprocess
+    import sys
+
+    grid = ImageDescriptor.from_individual_values(64, 1.0).polar_grid
+    here = _stack_digest(make_projections(6, 64, seed=11), grid)
+    # Another process, with torch (MKL, OpenMP) on one thread instead of the default.
+    result = subprocess.run(
+        [sys.executable, "-c", _PROCESS_SCRIPT, "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == here
+
+
+@pytest.mark.parametrize("precision", ["single", "double"])
+def test_bytes_do_not_depend_on_block_split(precision: str) -> None:
+    # 70 images span two internal batches of the sparse engine (64 + 6).
+    grid = ImageDescriptor.from_individual_values(24, 1.0).polar_grid
+    images = make_projections(70, 24, seed=4)
+    whole = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    for split in ([1, 6], [5, 64], [63, 65], [69]):
+        parts = [
+            images_to_fourier_polar(part, grid, precision)  # type: ignore[arg-type]
+            for part in np.split(images, split)
+        ]
+        assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize("precision", ["single", "double"])
+def test_concurrent_threads_give_the_same_bytes(precision: str) -> None:
+    import threading
+
+    from cryolike_convert.transform.engine import clear_plans
+
+    grid = ImageDescriptor.from_individual_values(36, 1.0).polar_grid
+    images = make_projections(16, 36, seed=8)
+    expected = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    clear_plans()  # the threads race to build the plan as well
+    results: dict[int, bytes] = {}
+
+    def work(index: int) -> None:
+        block = images[4 * index : 4 * index + 4]
+        results[index] = images_to_fourier_polar(block, grid, precision).tobytes()  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert b"".join(results[index] for index in range(4)) == expected.tobytes()

@@ -34,6 +34,8 @@ _NUMPY_REAL: dict[Precision, type[np.floating]] = {
 #: Bytes of padded fine grid per internal batch; bounds each thread's workspace
 #: (about four such buffers) whatever the block size.
 BATCH_BYTES = 16 << 20
+#: Most images per internal batch (a call on fewer images still runs a full batch).
+MAX_BATCH = 64
 #: Points per shell tile of the output transposition.
 _TILE_POINTS = 1024
 
@@ -97,7 +99,7 @@ class SparsePolarTransform:
         ).to(device=self.device, dtype=_REAL[precision])
         itemsize = 4 if precision == "single" else 8
         per_image = self.fine_shape[0] * self.fine_shape[1] * itemsize
-        self.batch_size = max(1, BATCH_BYTES // per_image)
+        self.batch_size = min(MAX_BATCH, max(1, BATCH_BYTES // per_image))
         self._local = threading.local()
 
     def __call__(self, images: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -116,26 +118,30 @@ class SparsePolarTransform:
         return out
 
     def _transform_batch(self, images: np.ndarray, out: np.ndarray) -> None:
-        n_images = len(images)
+        """Transform up to :attr:`batch_size` images.
+
+        Every library call sees the full batch: MKL's sparse product picks its
+        kernel, and with it the rounding, by the number of dense columns. Slots past
+        ``len(images)`` hold stale images whose results are dropped; each column's
+        result is independent of the others' values.
+        """
+        n_images, size = len(images), self.batch_size
         work = self._workspace()
-        padded = work["padded"][:n_images]
-        self._pad(torch.from_numpy(np.asarray(images)), padded)
-        spectrum = work["spectrum"][:n_images]
+        padded = work["padded"]
+        self._pad(torch.from_numpy(np.asarray(images)), padded[:n_images])
+        spectrum = work["spectrum"]
         torch.fft.rfft2(padded, out=spectrum)
-        dense = work["dense"][: self.fine_shape[0] * self.n_columns * n_images]
-        dense = dense.view(self.fine_shape[0], self.n_columns, n_images)
+        dense = work["dense"].view(self.fine_shape[0], self.n_columns, size)
         low, half = self.low_columns, spectrum.shape[-1]
         dense[:, low : low + half].copy_(spectrum.permute(1, 2, 0))
         self._fill.apply(dense, self._fill_tensors)
-        product = work["product"][: self.matrix.shape[0] * 2 * n_images]
-        product = product.view(self.matrix.shape[0], 2 * n_images)
+        product = work["product"]
         torch.mm(
-            self.matrix,
-            torch.view_as_real(dense).reshape(-1, 2 * n_images),
-            out=product,
+            self.matrix, torch.view_as_real(dense).reshape(-1, 2 * size), out=product
         )
-        values = torch.view_as_complex(product.view(-1, n_images, 2)).cpu().numpy()
-        self._scatter(values.reshape(self.n_shells, self.n_direct, n_images), out)
+        values = torch.view_as_complex(product.view(-1, size, 2))[:, :n_images]
+        values = values.cpu().numpy().reshape(self.n_shells, self.n_direct, n_images)
+        self._scatter(values, out)
 
     def _scatter(self, values: np.ndarray, out: np.ndarray) -> None:
         """Write ``values`` (``(n_shells, n_direct, n_images)``) into ``out``.
@@ -169,7 +175,7 @@ class SparsePolarTransform:
                     fine_x * self.n_columns * size, dtype=complex_, device=self.device
                 ),
                 "product": torch.empty(
-                    self.matrix.shape[0] * 2 * size, dtype=real, device=self.device
+                    (self.matrix.shape[0], 2 * size), dtype=real, device=self.device
                 ),
             }
             self._local.work = work
