@@ -140,8 +140,8 @@ class SparsePolarTransform:
             self.matrix, torch.view_as_real(dense).reshape(-1, 2 * size), out=product
         )
         values = torch.view_as_complex(product.view(-1, size, 2))[:, :n_images]
-        values = values.cpu().numpy().reshape(self.n_shells, self.n_direct, n_images)
-        self._scatter(values, out)
+        host = values.cpu().numpy()
+        self._scatter(host.reshape(self.n_shells, self.n_direct, n_images), out)
 
     def _scatter(self, values: np.ndarray, out: np.ndarray) -> None:
         """Write ``values`` (``(n_shells, n_direct, n_images)``) into ``out``.
