@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from scipy.special import roots_jacobi
 
+from cryolike_convert.errors import DeviceError
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.ducc_transform import DuccPolarTransform
@@ -146,6 +147,13 @@ def test_device_output_matches_cpu_engine(device: str) -> None:
     on_device = images_to_fourier_polar(images, grid, "single", device=device)
     on_cpu = images_to_fourier_polar(images, grid, "single")
     assert relative_error(on_device, on_cpu) <= 1e-6
+
+
+@pytest.mark.parametrize("device", ["cuda:99", "tpu", "no such device"])
+def test_unusable_device_is_refused(device: str) -> None:
+    grid = PolarGrid(radius_max=4.0, dist_radii=0.25, n_inplanes=16)
+    with pytest.raises(DeviceError, match="device"):
+        images_to_fourier_polar(np.ones((1, 16, 16)), grid, device=device)
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
@@ -295,6 +303,7 @@ _PROCESS_SCRIPT = """
 import hashlib, sys, threading
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
+from cryolike_convert.errors import DeviceError
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.engine import images_to_fourier_polar
@@ -334,7 +343,7 @@ def test_bytes_are_equal_across_processes_and_torch_thread_counts() -> None:
 
 @pytest.mark.parametrize("precision", ["single", "double"])
 def test_bytes_do_not_depend_on_block_split(precision: str) -> None:
-    # 70 images span two internal batches of the sparse engine (64 + 6).
+    # 70 images span three internal batches of the sparse engine (32 + 32 + 6).
     grid = ImageDescriptor.from_individual_values(24, 1.0).polar_grid
     images = make_projections(70, 24, seed=4)
     whole = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]

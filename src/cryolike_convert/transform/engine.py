@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from cryolike_convert.errors import DeviceError
 from cryolike_convert.transform.ducc_transform import DuccPolarTransform
 from cryolike_convert.transform.polar_grid import PolarGrid
 from cryolike_convert.transform.sparse_transform import SparsePolarTransform
@@ -35,7 +36,14 @@ _COMPLEX_DTYPES = {"single": np.complex64, "double": np.complex128}
 
 
 class PolarTransform(Protocol):
-    """A plan: fills ``out`` with the polar transform of ``images`` (see module)."""
+    """A plan: fills ``out`` with the polar transform of ``images`` (see module).
+
+    ``batch_size`` is the number of images it transforms per internal step; the
+    sparse engine always computes full steps, so callers waste no work when their
+    blocks are multiples of it.
+    """
+
+    batch_size: int
 
     def __call__(self, images: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Fill ``out`` (``(n_images, n_shells, n_angles)``) and return it."""
@@ -52,7 +60,7 @@ def images_to_fourier_polar(
     images: np.ndarray,
     grid: PolarGrid,
     precision: Precision = "single",
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Evaluate the Fourier transform of real images on the polar grid.
@@ -97,20 +105,21 @@ def transform_plan(
     grid: PolarGrid,
     shape: tuple[int, int],
     precision: Precision = "single",
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> PolarTransform:
     """The cached plan for ``grid``, image ``shape``, ``precision`` and ``device``.
 
     Built on first use (once, even when several threads ask at the same time); the
     :data:`MAX_PLANS` most recently used plans are kept.
     """
+    torch_device = resolve_device(device)
     key: _PlanKey = (
         float(grid.radius_max),
         float(grid.dist_radii),
         int(grid.n_inplanes),
         (int(shape[0]), int(shape[1])),
         precision,
-        str(torch.device(device)),
+        str(torch_device),
     )
     with _LOCK:
         if key in _PLANS:
@@ -121,13 +130,44 @@ def transform_plan(
         with _LOCK:
             if key in _PLANS:
                 return _PLANS[key]
-        plan = _build_plan(grid, shape, precision, torch.device(device))
+        plan = _build_plan(grid, shape, precision, torch_device)
         with _LOCK:
             _PLANS[key] = plan
             while len(_PLANS) > MAX_PLANS:
                 _PLANS.popitem(last=False)
             _BUILDING.pop(key, None)
     return plan
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device, checked: ``'cpu'`` or an available CUDA device.
+
+    Raises
+    ------
+    DeviceError
+        For any other device, or a CUDA device this machine or torch build lacks.
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise DeviceError(
+            f"device {device!r} is not a torch device; use 'cpu' or 'cuda'"
+        ) from error
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type != "cuda":
+        raise DeviceError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {device!r} requested, but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}); install a CUDA build of torch or use 'cpu'"
+        )
+    if (resolved.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(
+            f"device {device!r} requested, but torch sees "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    return resolved
 
 
 def clear_plans() -> None:
