@@ -129,7 +129,7 @@ class SparsePolarTransform:
         n_images, size = len(images), self.batch_size
         work = self._workspace()
         padded = work["padded"]
-        self._pad(torch.from_numpy(np.asarray(images)), padded[:n_images])
+        self._pad(_as_tensor(images, _NUMPY_REAL[self.precision]), padded[:n_images])
         spectrum = work["spectrum"]
         torch.fft.rfft2(padded, out=spectrum)
         dense = work["dense"].view(self.fine_shape[0], self.n_columns, size)
@@ -203,6 +203,14 @@ class SparsePolarTransform:
                     self.deconvolution[source_x, source_y],
                     out=padded[:, target_x, target_y],
                 )
+
+
+def _as_tensor(images: np.ndarray, dtype: type[np.floating]) -> torch.Tensor:
+    """A host tensor sharing ``images`` when it is C-contiguous, writable ``dtype``."""
+    array = np.ascontiguousarray(images, dtype=dtype)
+    if not array.flags.writeable:  # torch warns on (and may not share) read-only data
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 def _csr_tensor(matrix: scipy.sparse.csr_matrix, device: torch.device) -> torch.Tensor:
