@@ -158,8 +158,11 @@ def decode_text(value: object) -> str:
 
 
 def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
-    """Concatenate metadata tables with the same columns (the first's source path)."""
-    parts = _shared_file_table(parts)
+    """Concatenate metadata tables with the same columns (the first's source path).
+
+    The parts are readers' output, before their stack paths are resolved (no file
+    table yet): resolution happens once, on the whole table.
+    """
     first = parts[0]
     changes: dict[str, Any] = {}
     for item in dataclasses.fields(first):
@@ -169,21 +172,6 @@ def concatenate_metadata(parts: list[ParticleMetadata]) -> ParticleMetadata:
         elif any(isinstance(value, np.ndarray) for value in values):
             changes[item.name] = None
     return dataclasses.replace(first, **changes)
-
-
-def _shared_file_table(parts: list[ParticleMetadata]) -> list[ParticleMetadata]:
-    """Re-code every part's ``stack_file_index`` into one combined file table."""
-    if any(part.stack_file_index is None for part in parts):
-        return parts
-    table: dict[str, int] = {}
-    recoded = []
-    for part in parts:
-        known = [table.setdefault(path, len(table)) for path in part.stack_files]
-        mapping = np.array([*known, -1], dtype=np.int64)
-        codes = mapping[part.stack_file_index]
-        recoded.append(dataclasses.replace(part, stack_file_index=codes))
-    files = tuple(table)
-    return [dataclasses.replace(part, stack_files=files) for part in recoded]
 
 
 __all__ = [

@@ -19,7 +19,7 @@ import pytest
 from scipy.special import roots_jacobi
 
 from cryolike_convert.errors import DeviceError
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import ImageDescriptor, Precision
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.ducc_transform import DuccPolarTransform
 from cryolike_convert.transform.engine import images_to_fourier_polar
@@ -54,7 +54,8 @@ def exact_transform(images: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> np.nd
     rows = np.einsum("mab,pb->mpa", images.astype(np.float64), phase_b)
     values = np.einsum("mpa,pa->mp", rows, phase_a)
     scale = 2.0 / np.sqrt(n_x * n_y) * 2 * np.pi
-    return (values * scale).reshape((len(images), *k1.shape))
+    exact: np.ndarray = (values * scale).reshape((len(images), *k1.shape))
+    return exact
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
@@ -86,16 +87,16 @@ def sample_points(
 
 @pytest.mark.parametrize("precision", ["single", "double"])
 @pytest.mark.parametrize("box", [32, 64, 128, 320, 512])
-def test_matches_exact_sum_on_noisy_particles(precision: str, box: int) -> None:
+def test_matches_exact_sum_on_noisy_particles(precision: Precision, box: int) -> None:
     descriptor = ImageDescriptor.from_individual_values(box, 1.0, precision=precision)
     grid = descriptor.polar_grid
     images = realistic_images(2, box, seed=box)
     source = images if precision == "single" else images.astype(np.float64)
-    fourier = images_to_fourier_polar(source, grid, precision)  # type: ignore[arg-type]
+    fourier = images_to_fourier_polar(source, grid, precision)
     k1, k2 = reference_frequencies(box / 4, 0.25, 2 * box, (box, box))
     assert fourier.shape == (2, *k1.shape)
     assert fourier.dtype == (np.complex64 if precision == "single" else np.complex128)
-    shells, angles = sample_points(*k1.shape, n_points=150, seed=box)
+    shells, angles = sample_points(k1.shape[0], k1.shape[1], n_points=150, seed=box)
     expected = exact_transform(images, k1[shells, angles], k2[shells, angles])
     assert relative_error(fourier[:, shells, angles], expected) <= TOLERANCE[precision]
 
@@ -106,7 +107,7 @@ def test_matches_exact_sum_on_noisy_particles(precision: str, box: int) -> None:
     [((16, 16), 32, 4.0), ((17, 17), 33, 4.25), ((16, 20), 30, 4.0), ((12, 12), 8, 5)],
 )
 def test_every_point_matches_exact_sum(
-    precision: str, shape: tuple[int, int], n_angles: int, radius_max: float
+    precision: Precision, shape: tuple[int, int], n_angles: int, radius_max: float
 ) -> None:
     # Odd boxes, an odd angle count (no antipodal mirror), rectangular images and a
     # grid reaching past Nyquist (radius 5 on 12 px) all follow the same formula.
@@ -114,22 +115,22 @@ def test_every_point_matches_exact_sum(
     images = rng.normal(size=(3, *shape)).astype(np.float32)
     grid = PolarGrid(radius_max=radius_max, dist_radii=0.25, n_inplanes=n_angles)
     source = images if precision == "single" else images.astype(np.float64)
-    fourier = images_to_fourier_polar(source, grid, precision)  # type: ignore[arg-type]
+    fourier = images_to_fourier_polar(source, grid, precision)
     k1, k2 = reference_frequencies(radius_max, 0.25, n_angles, shape)
     expected = exact_transform(images, k1, k2)
     assert relative_error(fourier, expected) <= TOLERANCE[precision]
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_sparse_engine_on_cpu_matches_exact_sum(precision: str) -> None:
+def test_sparse_engine_on_cpu_matches_exact_sum(precision: Precision) -> None:
     # The torch engine (the CUDA path) run on CPU, in both precisions.
     grid = PolarGrid(radius_max=16.0, dist_radii=0.25, n_inplanes=128)
     images = realistic_images(3, 64, seed=3)
-    transform = SparsePolarTransform(grid, (64, 64), precision, "cpu")  # type: ignore[arg-type]
+    transform = SparsePolarTransform(grid, (64, 64), precision, "cpu")
     dtype = np.complex64 if precision == "single" else np.complex128
     fourier = transform(images, np.empty((3, grid.n_shells, 128), dtype=dtype))
     k1, k2 = reference_frequencies(16.0, 0.25, 128, (64, 64))
-    shells, angles = sample_points(*k1.shape, n_points=300, seed=1)
+    shells, angles = sample_points(k1.shape[0], k1.shape[1], n_points=300, seed=1)
     expected = exact_transform(images, k1[shells, angles], k2[shells, angles])
     assert relative_error(fourier[:, shells, angles], expected) <= TOLERANCE[precision]
 
@@ -147,7 +148,7 @@ def test_device_output_is_exact_and_matches_cpu_engine(device: str) -> None:
     images = realistic_images(5, 48, seed=5)
     on_device = images_to_fourier_polar(images, grid, "single", device=device)
     k1, k2 = reference_frequencies(12.0, 0.25, 96, (48, 48))
-    shells, angles = sample_points(*k1.shape, n_points=200, seed=2)
+    shells, angles = sample_points(k1.shape[0], k1.shape[1], n_points=200, seed=2)
     expected = exact_transform(images, k1[shells, angles], k2[shells, angles])
     assert relative_error(on_device[:, shells, angles], expected) <= TOLERANCE["single"]
     on_cpu = images_to_fourier_polar(images, grid, "single")
@@ -155,17 +156,17 @@ def test_device_output_is_exact_and_matches_cpu_engine(device: str) -> None:
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_any_real_array_layout_is_accepted(precision: str) -> None:
+def test_any_real_array_layout_is_accepted(precision: Precision) -> None:
     # Read-only (memory-mapped) stacks, strided views and either float width.
     grid = PolarGrid(radius_max=6.0, dist_radii=0.25, n_inplanes=24)
     images = make_projections(4, 24, seed=1)
-    expected = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    expected = images_to_fourier_polar(images, grid, precision)
     read_only = images.copy()
     read_only.flags.writeable = False
     wide = np.zeros((4, 24, 48), dtype=np.float64)
     wide[:, :, ::2] = images
     for variant in (read_only, wide[:, :, ::2], images[::-1][::-1]):
-        result = images_to_fourier_polar(variant, grid, precision)  # type: ignore[arg-type]
+        result = images_to_fourier_polar(variant, grid, precision)
         assert result.tobytes() == expected.tobytes()
 
 
@@ -177,13 +178,13 @@ def test_unusable_device_is_refused(device: str) -> None:
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_centred_gaussian_matches_closed_form(precision: str) -> None:
+def test_centred_gaussian_matches_closed_form(precision: Precision) -> None:
     n, sigma = 64, 3.0
     axis = np.arange(n) - n // 2
     image = np.exp(-(axis[:, None] ** 2 + axis[None, :] ** 2) / (2 * sigma**2))
     grid = PolarGrid(radius_max=n / 4, dist_radii=0.25, n_inplanes=2 * n)
     dtype = np.float32 if precision == "single" else np.float64
-    fourier = images_to_fourier_polar(image[None].astype(dtype), grid, precision)  # type: ignore[arg-type]
+    fourier = images_to_fourier_polar(image[None].astype(dtype), grid, precision)
     k1, k2 = reference_frequencies(n / 4, 0.25, 2 * n, (n, n))
     # Sampled Gaussian: its DFT is the periodised continuous one; at sigma 3 the
     # aliases are below 1e-30, so the closed form holds to rounding.
@@ -198,19 +199,19 @@ def test_centred_gaussian_matches_closed_form(precision: str) -> None:
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_zero_frequency_is_scaled_image_sum(precision: str) -> None:
+def test_zero_frequency_is_scaled_image_sum(precision: Precision) -> None:
     # A grid whose points all lie within 1e-12 of the origin: exp(...) is 1 to rounding.
     grid = PolarGrid(radius_max=1e-12, dist_radii=1e-12, n_inplanes=8)
     # Uncentred particles: their sums are far from zero.
     images = make_projections(2, 40, seed=2).astype(np.float64)
-    fourier = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    fourier = images_to_fourier_polar(images, grid, precision)
     expected = (4 * np.pi / 40) * images.sum(axis=(1, 2))
     expected = np.broadcast_to(expected[:, None, None], fourier.shape)
     assert relative_error(fourier, expected) <= TOLERANCE[precision]
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_rotation_by_one_angular_step_is_a_cyclic_shift(precision: str) -> None:
+def test_rotation_by_one_angular_step_is_a_cyclic_shift(precision: Precision) -> None:
     n = 48
     grid = PolarGrid(radius_max=n / 4, dist_radii=0.25, n_inplanes=96)
     centres = np.array([(5.0, -3.0), (-6.0, 4.5), (1.0, 7.0)])
@@ -219,26 +220,27 @@ def test_rotation_by_one_angular_step_is_a_cyclic_shift(precision: str) -> None:
     axis = np.arange(n) - n // 2
 
     def blobs(points: np.ndarray) -> np.ndarray:
-        return sum(  # type: ignore[return-value]
-            np.exp(-((axis[:, None] - r) ** 2 + (axis[None, :] - c) ** 2) / 12.5)
-            for r, c in points
-        )
+        image = np.zeros((n, n))
+        for r, c in points:
+            image += np.exp(
+                -((axis[:, None] - r) ** 2 + (axis[None, :] - c) ** 2) / 12.5
+            )
+        return image
 
     dtype = np.float32 if precision == "single" else np.float64
     images = np.stack([blobs(centres), blobs(centres @ rotation.T)]).astype(dtype)
-    fourier = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    fourier = images_to_fourier_polar(images, grid, precision)
     shifted = np.roll(fourier[0], 1, axis=-1)
     assert relative_error(fourier[1:], shifted[None]) <= TOLERANCE[precision]
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_transform_is_linear(precision: str) -> None:
+def test_transform_is_linear(precision: Precision) -> None:
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(2, 1, 24, 24))
     grid = PolarGrid(radius_max=6.0, dist_radii=0.25, n_inplanes=48)
     fa, fb, fab = (
-        images_to_fourier_polar(x, grid, precision)  # type: ignore[arg-type]
-        for x in (a, b, 2 * a - 3 * b)
+        images_to_fourier_polar(x, grid, precision) for x in (a, b, 2 * a - 3 * b)
     )
     assert relative_error(fab, 2 * fa - 3 * fb) <= 4 * TOLERANCE[precision]
 
@@ -280,7 +282,7 @@ def reference_images() -> np.ndarray:
     ],
 )
 def test_reference_numbers(
-    precision: str, values: list[complex], sums: list[float]
+    precision: Precision, values: list[complex], sums: list[float]
 ) -> None:
     """CryoLike's verified values (reference §3.8): centre, transform, normalise."""
     descriptor = ImageDescriptor.from_individual_values(32, 2.0, precision=precision)
@@ -289,7 +291,7 @@ def test_reference_numbers(
     assert images[0, 19, 14] == 1.0
     source = images if precision == "single" else images.astype(np.float64)
     fourier = normalize_fourier(
-        images_to_fourier_polar(source, grid, precision),  # type: ignore[arg-type]
+        images_to_fourier_polar(source, grid, precision),
         grid.integration_weights(),
     )
     picks = [
@@ -324,7 +326,7 @@ import hashlib, sys, threading
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
 from cryolike_convert.errors import DeviceError
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import ImageDescriptor, Precision
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.engine import images_to_fourier_polar
 grid = ImageDescriptor.from_individual_values(64, 1.0).polar_grid
@@ -340,8 +342,9 @@ def _stack_digest(images: np.ndarray, grid: PolarGrid) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for precision in ("single", "double"):
-        digest.update(images_to_fourier_polar(images, grid, precision).tobytes())  # type: ignore[arg-type]
+    precisions: tuple[Precision, ...] = ("single", "double")
+    for precision in precisions:
+        digest.update(images_to_fourier_polar(images, grid, precision).tobytes())
     return digest.hexdigest()
 
 
@@ -362,34 +365,34 @@ def test_bytes_are_equal_across_processes_and_torch_thread_counts() -> None:
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_bytes_do_not_depend_on_block_split(precision: str) -> None:
+def test_bytes_do_not_depend_on_block_split(precision: Precision) -> None:
     # 70 images span three internal batches of the sparse engine (32 + 32 + 6).
     grid = ImageDescriptor.from_individual_values(24, 1.0).polar_grid
     images = make_projections(70, 24, seed=4)
-    whole = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    whole = images_to_fourier_polar(images, grid, precision)
     for split in ([1, 6], [5, 64], [63, 65], [69]):
         parts = [
-            images_to_fourier_polar(part, grid, precision)  # type: ignore[arg-type]
+            images_to_fourier_polar(part, grid, precision)
             for part in np.split(images, split)
         ]
         assert np.concatenate(parts).tobytes() == whole.tobytes()
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])
-def test_concurrent_threads_give_the_same_bytes(precision: str) -> None:
+def test_concurrent_threads_give_the_same_bytes(precision: Precision) -> None:
     import threading
 
     from cryolike_convert.transform.engine import clear_plans
 
     grid = ImageDescriptor.from_individual_values(36, 1.0).polar_grid
     images = make_projections(16, 36, seed=8)
-    expected = images_to_fourier_polar(images, grid, precision)  # type: ignore[arg-type]
+    expected = images_to_fourier_polar(images, grid, precision)
     clear_plans()  # the threads race to build the plan as well
     results: dict[int, bytes] = {}
 
     def work(index: int) -> None:
         block = images[4 * index : 4 * index + 4]
-        results[index] = images_to_fourier_polar(block, grid, precision).tobytes()  # type: ignore[arg-type]
+        results[index] = images_to_fourier_polar(block, grid, precision).tobytes()
 
     threads = [threading.Thread(target=work, args=(index,)) for index in range(4)]
     for thread in threads:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from cryolike_convert.compat.arguments import PathLike, load_params, wrapper_options
-from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
+from cryolike_convert.compat.convert import PathLike, convert
+from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
-from cryolike_convert.output.manifest import describe_input_file
-from cryolike_convert.readers.cryosparc.indexed import read_cryosparc_metadata
-from cryolike_convert.readers.cryosparc.job import find_job_files, read_job_metadata
-from cryolike_convert.readers.paths import resolve_stack_paths
+from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
+from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
 
 
 def convert_particle_stacks_from_indexed_cryosparc_file(
@@ -94,30 +91,10 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    descriptor, params_record = load_params(params_input)
-    options = wrapper_options(locals())
-    cs_path = Path(file_cs).expanduser()
-    metadata = read_cryosparc_metadata(cs_path)
-    metadata, resolution = resolve_stack_paths(
-        metadata, folder_cryosparc or None, project_dir
-    )
-    inputs = {
-        "mode": "cryosparc_indexed",
-        "metadata": [describe_input_file(cs_path)],
-        "params": params_record,
-        "folder": str(Path(folder_cryosparc).expanduser().resolve())
-        if folder_cryosparc
-        else None,
-        "project_dir": str(project_dir) if project_dir else None,
-    }
-    return run(
-        metadata,
-        descriptor,
-        folder_output or ".",
-        options,
-        inputs=inputs,
-        resolution=resolution,
-        progress=progress,
+    return convert(
+        lambda: read_indexed_cryosparc(file_cs, project_dir=project_dir),
+        locals(),
+        folder=folder_cryosparc or None,
     )
 
 
@@ -181,32 +158,7 @@ def convert_particle_stacks_from_cryosparc_job_directory(
         Missing job folder, metadata file or image folder (naming the paths looked
         for), fewer rows than images, and every check of the indexed mode.
     """
-    descriptor, params_record = load_params(params_input)
-    options = wrapper_options(locals())
-    files = find_job_files(folder_cryosparc, job_number)
-    metadata, surplus = read_job_metadata(files)
-    warnings = [
-        f"{path}: not read — batch_{len(files.stacks):06d} is missing and reading "
-        "stops at the first gap"
-        for path in files.ignored
-    ]
-    inputs = {
-        "mode": "cryosparc_job",
-        "metadata": [describe_input_file(files.metadata_file)],
-        "params": params_record,
-        "stacks": [str(path.resolve()) for path in files.stacks],
-        "ignored_stacks": [str(path.resolve()) for path in files.ignored],
-    }
-    return run(
-        metadata,
-        descriptor,
-        folder_output or ".",
-        options,
-        inputs=inputs,
-        progress=progress,
-        rows_without_images=surplus,
-        notes=warnings,
-    )
+    return convert(lambda: read_cryosparc_job(folder_cryosparc, job_number), locals())
 
 
 __all__ = [

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
-from cryolike_convert.compat.arguments import PathLike, load_params, wrapper_options
-from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
+from cryolike_convert.compat.convert import PathLike, convert
+from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
-from cryolike_convert.output.manifest import describe_input_file
-from cryolike_convert.readers.paths import resolve_stack_paths
-from cryolike_convert.readers.relion.indexed import (
-    infer_relion_project_dir,
-    read_star_table,
-)
-from cryolike_convert.readers.relion.paired import (
-    as_path_list,
-    read_paired_star_metadata,
-)
+from cryolike_convert.readers.relion.indexed import read_indexed_star
+from cryolike_convert.readers.relion.paired import as_path_list, read_paired_star
 
 
 def convert_particle_stacks_from_indexed_star_file(
@@ -89,35 +80,10 @@ def convert_particle_stacks_from_indexed_star_file(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    descriptor, params_record = load_params(params_input)
-    options = wrapper_options(locals())
-    star_path = Path(star_file).expanduser()
-    table = read_star_table(star_path)
-    project = (
-        Path(project_dir).expanduser()
-        if project_dir
-        else infer_relion_project_dir(star_path)
-    )
-    metadata, resolution = resolve_stack_paths(
-        table.metadata, Path(folder_mrc) if folder_mrc else None, project
-    )
-    inputs = {
-        "mode": "star_indexed",
-        "metadata": [describe_input_file(star_path)],
-        "params": params_record,
-        "folder": str(Path(folder_mrc).expanduser().resolve()) if folder_mrc else None,
-        "project_dir": str(project) if project else None,
-        "defaults": table.defaulted,
-        "pixel_size_column": table.pixel_size_source,
-    }
-    return run(
-        metadata,
-        descriptor,
-        Path(folder_output or "."),
-        options,
-        inputs=inputs,
-        resolution=resolution,
-        progress=progress,
+    return convert(
+        lambda: read_indexed_star(star_file, project_dir=project_dir),
+        locals(),
+        folder=folder_mrc or None,
     )
 
 
@@ -185,35 +151,25 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     ConversionError
         With the file, row and field for any problem, before anything is written.
     """
-    descriptor, params_record = load_params(params_input)
-    options = wrapper_options(locals(), flush_per_group=True)
-    star_paths = as_path_list(star_file_list)
-    paired = read_paired_star_metadata(
-        as_path_list(particle_file_list),
-        star_paths,
-        defocus_angle_is_degree=defocus_angle_is_degree,
-        phase_shift_is_degree=phase_shift_is_degree,
-    )
-    inputs = {
-        "mode": "star_paired",
-        "metadata": [describe_input_file(path) for path in star_paths],
-        "params": params_record,
-        "stacks": [item.stored for item in paired.resolution],
-        "degrees": [defocus_angle_is_degree, phase_shift_is_degree],
-        "defaults": paired.defaulted,
-    }
-    return run(
-        paired.metadata,
-        descriptor,
-        Path(folder_output or "."),
-        options,
-        inputs=inputs,
-        resolution=paired.resolution,
-        progress=progress,
+    return convert(
+        lambda: read_paired_star(
+            as_path_list(particle_file_list),
+            as_path_list(star_file_list),
+            defocus_angle_is_degree=defocus_angle_is_degree,
+            phase_shift_is_degree=phase_shift_is_degree,
+        ),
+        locals(),
+        flush_per_group=True,
     )
 
+
+#: The name used in CryoLike's tutorial (``read_star_file.rst``).
+convert_particle_stacks_from_indexed_star_files = (
+    convert_particle_stacks_from_indexed_star_file
+)
 
 __all__ = [
     "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_indexed_star_files",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def infer_project_dir(metadata_path: Path) -> Path | None:
 
 
 def candidate_paths(
-    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+    stored: str, folder: Path | None, search_dirs: Sequence[tuple[str, Path]]
 ) -> list[tuple[str, Path]]:
     """The ``(rule, path)`` candidates for a stored path, in the order they are tried."""
     if folder is not None:
@@ -48,19 +49,14 @@ def candidate_paths(
     path = Path(stored).expanduser()
     if path.is_absolute():
         return [("absolute", path)]
-    candidates = [("cwd", Path.cwd() / path)]
-    project = project_dir or infer_project_dir(metadata_path)
-    if project is not None:
-        candidates.append(("project_dir", project / path))
-    candidates.append(("metadata_dir", metadata_path.resolve().parent / path))
-    return candidates
+    return [(rule, directory / path) for rule, directory in search_dirs]
 
 
 def resolve_stored_path(
-    stored: str, folder: Path | None, project_dir: Path | None, metadata_path: Path
+    stored: str, folder: Path | None, search_dirs: Sequence[tuple[str, Path]]
 ) -> ResolvedStack:
     """Find the file for one stored path (see :func:`candidate_paths`)."""
-    candidates = candidate_paths(stored, folder, project_dir, metadata_path)
+    candidates = candidate_paths(stored, folder, search_dirs)
     for rule, path in candidates:
         if path.is_file():
             return ResolvedStack(stored, Path(os.path.abspath(path)), rule, ())
@@ -70,23 +66,25 @@ def resolve_stored_path(
 def resolve_stack_paths(
     metadata: ParticleMetadata,
     folder: str | os.PathLike[str] | None = None,
-    project_dir: str | os.PathLike[str] | None = None,
+    search_dirs: Sequence[tuple[str, Path]] = (),
 ) -> tuple[ParticleMetadata, list[ResolvedStack]]:
     """Resolve every row's stack file (``stack_files`` + ``stack_file_index``).
 
+    The one place where stored paths become files. With ``folder``, each stored
+    path's basename is looked up there; otherwise an absolute path is used as is
+    and a relative one is tried in each of ``search_dirs`` (``(rule, folder)``
+    pairs, from the reader's :class:`~cryolike_convert.readers.result.ReadResult`).
     Rows whose file is not found get index ``-1``; the returned list says, per
     distinct stored path, where it was found or what was tried. Stored paths that
     lead to the same file share one entry of the file table.
     """
     folder_path = Path(folder).expanduser() if folder not in (None, "") else None
-    project = Path(project_dir).expanduser() if project_dir not in (None, "") else None
     raw, raw_inverse = factorize(metadata.stored_path)
     cleaned = [clean_stored_path(value) for value in raw]
     unique = sorted(set(cleaned))
     number = {stored: index for index, stored in enumerate(unique)}
     resolved = [
-        resolve_stored_path(stored, folder_path, project, metadata.source_path)
-        for stored in unique
+        resolve_stored_path(stored, folder_path, search_dirs) for stored in unique
     ]
     files: dict[str, int] = {}
     codes = np.array(

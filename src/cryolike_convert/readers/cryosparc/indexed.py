@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from cryolike_convert.errors import (
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.readers.cryosparc.container import load_cs_table
 from cryolike_convert.readers.cryosparc.join import join_sibling
+from cryolike_convert.readers.paths import infer_project_dir
+from cryolike_convert.readers.result import ReadResult, relative_search_dirs
 
 #: ``.cs`` field → ParticleMetadata column, for the CTF fields every mode needs.
 CTF_FIELDS: dict[str, str] = {
@@ -40,6 +43,32 @@ FIELD_LABELS: dict[str, str] = {
     "stack_index": "blob/idx",
     "stored_path": "blob/path",
 }
+
+
+def read_indexed_cryosparc(
+    path: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] | None = None
+) -> ReadResult:
+    """Read an indexed ``.cs`` file: one row per particle with ``blob/path``/``blob/idx``.
+
+    Relative ``blob/path`` values are looked for in the current folder, then the
+    CryoSPARC project folder (``project_dir``, else guessed as the parent of the
+    ``J<n>`` folder holding the file), then the file's own folder.
+
+    Raises
+    ------
+    ConversionError
+        As :func:`read_cryosparc_metadata`.
+    """
+    file = Path(path).expanduser()
+    metadata = read_cryosparc_metadata(file)
+    project = Path(project_dir).expanduser() if project_dir else infer_project_dir(file)
+    return ReadResult(
+        mode="cryosparc_indexed",
+        metadata=metadata,
+        metadata_files=(file,),
+        search_dirs=relative_search_dirs(project, file),
+        details={"project_dir": str(project) if project else None},
+    )
 
 
 def read_cryosparc_metadata(
@@ -144,4 +173,9 @@ def _check_finite(
         )
 
 
-__all__ = ["CTF_FIELDS", "FIELD_LABELS", "read_cryosparc_metadata"]
+__all__ = [
+    "CTF_FIELDS",
+    "FIELD_LABELS",
+    "read_cryosparc_metadata",
+    "read_indexed_cryosparc",
+]

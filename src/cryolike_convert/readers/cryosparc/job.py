@@ -17,6 +17,7 @@ from cryolike_convert.readers.cryosparc.container import load_cs_table
 from cryolike_convert.readers.cryosparc.indexed import read_cryosparc_metadata
 from cryolike_convert.readers.cryosparc.join import join_on_uid
 from cryolike_convert.readers.mrc import inspect_stack
+from cryolike_convert.readers.result import ReadResult
 
 #: Image sub-folder → the word in its file names, in order of preference.
 IMAGE_FOLDERS: dict[str, str] = {"restack": "restacked", "downsample": "downsample"}
@@ -96,6 +97,40 @@ def _with_pixel_size(files: JobFiles, metadata: ParticleMetadata) -> ParticleMet
     )
 
 
+def read_cryosparc_job(
+    folder_cryosparc: str | os.PathLike[str], job_number: int
+) -> ReadResult:
+    """Read a job folder ``folder_cryosparc/J<job_number>``.
+
+    See :func:`find_job_files` and :func:`read_job_metadata`. Stored paths are
+    ``restack/<file>`` (or ``downsample/<file>``), looked for in the job folder.
+
+    Raises
+    ------
+    ConversionError
+        As :func:`find_job_files` and :func:`read_job_metadata`.
+    """
+    files = find_job_files(folder_cryosparc, job_number)
+    metadata, surplus = read_job_metadata(files)
+    notes = tuple(
+        f"{path}: not read — batch_{len(files.stacks):06d} is missing and reading "
+        "stops at the first gap"
+        for path in files.ignored
+    )
+    return ReadResult(
+        mode="cryosparc_job",
+        metadata=metadata,
+        metadata_files=(files.metadata_file,),
+        search_dirs=(("job_dir", files.job_dir),),
+        details={
+            "stacks": [str(path.resolve()) for path in files.stacks],
+            "ignored_stacks": [str(path.resolve()) for path in files.ignored],
+        },
+        rows_without_images=tuple(surplus),
+        notes=notes,
+    )
+
+
 def read_job_metadata(
     files: JobFiles,
 ) -> tuple[ParticleMetadata, list[dict[str, Any]]]:
@@ -133,15 +168,12 @@ def read_job_metadata(
         else []
     )
     metadata = metadata.take(np.arange(n_images))
-    codes = np.repeat(np.arange(len(files.stacks), dtype=np.int64), counts)
     stored = np.repeat(
         [f"{files.image_dir.name}/{path.name}" for path in files.stacks], counts
     )
     index = np.concatenate([np.arange(count, dtype=np.int64) for count in counts])
     metadata = dataclasses.replace(
         metadata,
-        stack_files=tuple(str(path.resolve()) for path in files.stacks),
-        stack_file_index=codes,
         stored_path=stored,
         stored_index=index,
         stack_index=index,

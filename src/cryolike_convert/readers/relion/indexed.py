@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from cryolike_convert.readers.relion.tables import (
     load_star_table,
     row_text,
 )
+from cryolike_convert.readers.result import ReadResult, relative_search_dirs
 
 #: Columns read into ParticleMetadata from the table (the lens and pose values).
 _VALUE_COLUMNS: tuple[str, ...] = (
@@ -253,6 +255,40 @@ def read_star_table(path: str | Path) -> StarTable:
     return star_table_metadata(file, table, parse_image_names(file, table))
 
 
+def read_indexed_star(
+    path: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] | None = None
+) -> ReadResult:
+    """Read an indexed RELION STAR file (``rlnImageName`` per particle).
+
+    Relative image paths are looked for in the current folder, then the RELION
+    project folder (``project_dir``, else guessed from
+    ``<project>/<JobType>/jobNNN/file.star``), then the STAR file's own folder.
+
+    Raises
+    ------
+    ConversionError
+        As :func:`read_star_table`.
+    """
+    file = Path(path).expanduser()
+    table = read_star_table(file)
+    project = (
+        Path(project_dir).expanduser()
+        if project_dir
+        else infer_relion_project_dir(file)
+    )
+    return ReadResult(
+        mode="star_indexed",
+        metadata=table.metadata,
+        metadata_files=(file,),
+        search_dirs=relative_search_dirs(project, file),
+        details={
+            "project_dir": str(project) if project else None,
+            "defaults": table.defaulted,
+            "pixel_size_column": table.pixel_size_source,
+        },
+    )
+
+
 def read_star_metadata(path: str | Path) -> ParticleMetadata:
     """Read an indexed RELION STAR file into :class:`ParticleMetadata`.
 
@@ -280,6 +316,7 @@ __all__ = [
     "numeric_column",
     "parse_image_names",
     "pixel_size_column",
+    "read_indexed_star",
     "read_star_metadata",
     "read_star_table",
     "row_text",

@@ -5,21 +5,21 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cryolike_convert.errors import ConversionError, ImageStackError, InputFileError
-from cryolike_convert.metadata import ParticleMetadata, concatenate_metadata
+from cryolike_convert.metadata import concatenate_metadata
 from cryolike_convert.options import OptionError
 from cryolike_convert.readers.mrc import inspect_stack
-from cryolike_convert.readers.paths import ResolvedStack
+from cryolike_convert.readers.paths import resolve_stored_path
 from cryolike_convert.readers.relion.indexed import (
     StarTable,
     load_star_table,
     star_table_metadata,
 )
+from cryolike_convert.readers.result import ReadResult
 
 
 def as_path_list(
@@ -30,39 +30,21 @@ def as_path_list(
     return [Path(item).expanduser() for item in items]
 
 
-@dataclass(frozen=True, slots=True)
-class PairedStar:
-    """Paired STAR + MRC inputs read into one ParticleMetadata.
-
-    Attributes
-    ----------
-    metadata
-        All images, list order then image order; ``group`` is the pair number,
-        ``source_row`` the running image number, the stack file set directly.
-    resolution
-        Where each MRC file was found (or that it is missing).
-    defaulted
-        ``{label: value}`` for every column filled with a default in any STAR.
-    """
-
-    metadata: ParticleMetadata
-    resolution: list[ResolvedStack]
-    defaulted: dict[str, float]
-
-
-def read_paired_star_metadata(
+def read_paired_star(
     mrc_files: Sequence[Path],
     star_files: Sequence[Path],
     *,
     defocus_angle_is_degree: bool = True,
     phase_shift_is_degree: bool = True,
-) -> PairedStar:
+) -> ReadResult:
     """Read one STAR per MRC stack; row ``i`` of a STAR describes image ``i``.
 
     ``rlnImageName`` is ignored. Every readable stack must hold exactly as many
     images as its STAR has rows; this is checked for all pairs before anything is
     written. Missing or unreadable stacks are left to the pipeline's stack check
-    (so ``on_missing='skip'`` can skip them).
+    (so ``on_missing='skip'`` can skip them). A relative MRC path is taken from the
+    current folder. ``group`` is the pair number and ``source_row`` the running
+    image number.
 
     Raises
     ------
@@ -87,13 +69,14 @@ def read_paired_star_metadata(
         "defocus_angle_rad": defocus_angle_is_degree,
         "phase_shift_rad": phase_shift_is_degree,
     }
-    parts, resolution, problems = [], [], []
+    search_dirs = (("cwd", Path.cwd()),)
+    parts, problems = [], []
     defaulted: dict[str, float] = {}
     for number, (mrc, star) in enumerate(zip(mrc_files, star_files, strict=True)):
-        read, resolved = _read_pair(number, mrc, star, degrees)
+        read = _read_pair(number, mrc, star, degrees)
         defaulted.update(read.defaulted)
-        resolution.append(resolved)
-        problems += _count_problem(star, resolved.path, len(read.metadata))
+        found = resolve_stored_path(str(mrc), None, search_dirs).path
+        problems += _count_problem(star, found, len(read.metadata))
         parts.append(read.metadata)
     if problems:
         raise ImageStackError(
@@ -105,24 +88,29 @@ def read_paired_star_metadata(
     metadata = dataclasses.replace(
         metadata, source_row=np.arange(len(metadata), dtype=np.int64)
     )
-    return PairedStar(metadata, resolution, defaulted)
+    return ReadResult(
+        mode="star_paired",
+        metadata=metadata,
+        metadata_files=tuple(star_files),
+        search_dirs=search_dirs,
+        details={
+            "stacks": [str(path) for path in mrc_files],
+            "degrees": [defocus_angle_is_degree, phase_shift_is_degree],
+            "defaults": defaulted,
+        },
+    )
 
 
 def _read_pair(
     number: int, mrc: Path, star: Path, degrees: dict[str, bool]
-) -> tuple[StarTable, ResolvedStack]:
+) -> StarTable:
     table = load_star_table(star)
     stored = (np.full(len(table), str(mrc)), np.arange(len(table), dtype=np.int64))
     read = star_table_metadata(star, table, stored, degrees)
-    found = Path(os.path.abspath(mrc)) if mrc.is_file() else None
     metadata = dataclasses.replace(
-        read.metadata,
-        stack_files=(str(found),) if found else (),
-        stack_file_index=np.full(len(table), 0 if found else -1, dtype=np.int64),
-        group=np.full(len(table), number, dtype=np.int64),
+        read.metadata, group=np.full(len(table), number, dtype=np.int64)
     )
-    resolved = ResolvedStack(str(mrc), found, "given" if found else "missing", (mrc,))
-    return dataclasses.replace(read, metadata=metadata), resolved
+    return dataclasses.replace(read, metadata=metadata)
 
 
 def _count_problem(star: Path, stack: Path | None, n_rows: int) -> list[str]:
@@ -137,4 +125,4 @@ def _count_problem(star: Path, stack: Path | None, n_rows: int) -> list[str]:
     return [f"{star} has {n_rows} row(s) but {stack} holds {n_images} image(s)"]
 
 
-__all__ = ["PairedStar", "as_path_list", "read_paired_star_metadata"]
+__all__ = ["as_path_list", "read_paired_star"]
