@@ -3,9 +3,10 @@
 Usage: ``python benchmarks/bench_transform.py [--images N] [--skip-accuracy]``
 
 Speed: single precision at boxes 128 and 256 (CryoLike's default grid, T = 2n),
-images/s by wall clock and by this process's CPU time (the latter is steadier on a
-shared machine), with torch on one intra-op thread so that Python threads are the
-only parallelism; plus one Python thread with torch's default thread count.
+images/s by wall clock, and images per CPU-second of this process (steadier on a
+shared machine: an idle machine runs at most cores × that), with torch on one
+intra-op thread so that Python threads are the only parallelism; plus one Python
+thread with torch's default thread count.
 Accuracy: max relative L2 per image against a direct float64 sum over pixels at a
 random sample of grid points, for noisy particles at boxes 32–512.
 """
@@ -46,7 +47,7 @@ def timed(images: np.ndarray, box: int, n_threads: int) -> tuple[float, float]:
 
 def speed(n_images: int) -> None:
     default_threads = torch.get_num_threads()
-    print("transform only, single precision, images/s (wall | CPU-time rate)")
+    print("transform only, single precision: images/s (wall) | images per CPU-second")
     for box in (128, 256):
         count = n_images if box == 128 else n_images // 4
         images = center_images(make_projections(8, box, seed=box))
@@ -67,7 +68,7 @@ def speed(n_images: int) -> None:
             )
             print(
                 f"    {label}: {len(images) / wall:7.0f} | "
-                f"{len(images) / cpu * n_threads:7.0f}  ({len(images)} images)"
+                f"{len(images) / cpu:7.0f}  ({len(images)} images)"
             )
     torch.set_num_threads(default_threads)
 
