@@ -11,7 +11,6 @@ number of threads, so the output bytes do not either.
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -47,10 +46,6 @@ BLOCK_BYTES = 16 << 20
 PREVIEW = 16
 #: Stages whose seconds a run reports (summed over threads).
 STAGES = ("read", "preprocess", "transform", "write", "finish")
-#: The finufft engine caches one plan per grid, and a finufft plan must not run on
-#: two threads at once; calls into it are serialised. (An engine whose transform is
-#: safe to call from several threads makes this lock unnecessary.)
-_ENGINE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +181,7 @@ def transform_block(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarr
     """
     grid, precision = descriptor.polar_grid, descriptor.precision
     source = images.astype(real_dtype(precision), copy=False)
-    with _ENGINE_LOCK:
-        fourier = images_to_fourier_polar(source, grid, precision)
+    fourier = images_to_fourier_polar(source, grid, precision)
     return normalize_fourier(fourier, grid.integration_weights())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import torch
 
 Precision = Literal["single", "double"]
 PRECISIONS: tuple[Precision, ...] = ("single", "double")
@@ -20,4 +21,11 @@ def real_dtype(precision: Precision) -> np.dtype[np.floating]:
     return np.dtype(np.float64 if precision == "double" else np.float32)
 
 
-__all__ = ["PRECISIONS", "Precision", "complex_dtype", "real_dtype"]
+def torch_dtypes(precision: Precision) -> tuple[torch.dtype, torch.dtype]:
+    """The same as torch dtypes: ``(real, complex)``."""
+    if precision == "double":
+        return torch.float64, torch.complex128
+    return torch.float32, torch.complex64
+
+
+__all__ = ["PRECISIONS", "Precision", "complex_dtype", "real_dtype", "torch_dtypes"]
