@@ -9,7 +9,12 @@ from typing import Literal
 
 import numpy as np
 
-from cryolike_convert.errors import InputFileError, OutputExistsError, ParamsFileError
+from cryolike_convert.errors import (
+    OVERWRITE,
+    InputFileError,
+    OutputExistsError,
+    ParamsFileError,
+)
 from cryolike_convert.formats.npz import (
     OBJECT_MEMBER,
     none_array,
@@ -231,7 +236,7 @@ class ImageDescriptor:
             file = file.with_name(file.name + ".npz")
         if file.exists() and not overwrite:
             raise OutputExistsError(
-                f"{file}: already exists; pass overwrite=True to replace it"
+                f"{file}: already exists; pass {OVERWRITE} to replace it"
             )
         from cryolike_convert.output.layout import (
             write_atomic,  # output imports this module
@@ -286,6 +291,51 @@ class ImageDescriptor:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivedGrid:
+    """A request to derive the output grid from the data instead of a params file.
+
+    The grid is the one :meth:`ImageDescriptor.from_individual_values` builds with
+    CryoLike's defaults (``radius_max = n_pixels / 4``, shell spacing 0.25,
+    ``2 * n_pixels`` angles per shell) for the images' box after downsampling
+    and their pixel size (manual, metadata or MRC header). The run writes it to
+    ``OUT/params.npz``, so that templates can use the same grid.
+
+    Attributes
+    ----------
+    precision
+        ``'single'`` (complex64 stacks) or ``'double'`` (complex128).
+    """
+
+    precision: Precision = "single"
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("single", "double"):
+            raise ParamsFileError(
+                f"precision must be 'single' or 'double'; got {self.precision!r}"
+            )
+
+    def descriptor(self, n_pixels: int, pixel_size_angstrom: float) -> ImageDescriptor:
+        """The grid for images of ``n_pixels`` at ``pixel_size_angstrom``.
+
+        Parameters
+        ----------
+        n_pixels
+            Image side after downsampling, pixels.
+        pixel_size_angstrom
+            Pixel size after downsampling, Å.
+
+        Returns
+        -------
+        ImageDescriptor
+        """
+        return ImageDescriptor.from_individual_values(
+            n_pixels=n_pixels,
+            pixel_size=pixel_size_angstrom,
+            precision=self.precision,
+        )
+
+
 def _short(value: np.ndarray) -> str:
     text = np.array2string(value, threshold=6)
     return text if len(text) < 60 else text[:57] + "..."
@@ -300,6 +350,7 @@ def finest_resolution_angstrom(descriptor: ImageDescriptor) -> float:
 __all__ = [
     "DESCRIPTOR_KEYS",
     "GRID_KEYS",
+    "DerivedGrid",
     "ImageDescriptor",
     "finest_resolution_angstrom",
 ]

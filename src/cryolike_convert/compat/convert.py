@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from cryolike_convert.execution.pipeline import ConversionReport, run
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.manifest import describe_input_file
+from cryolike_convert.output.manifest import describe_input_file, row_ranges
 from cryolike_convert.readers.paths import resolve_stack_paths
 from cryolike_convert.readers.result import ReadResult
+from cryolike_convert.readers.selection import Selection, select_particles
 
 PathLike = str | os.PathLike[str]
 #: CryoLike's argument names → ConversionOptions fields.
@@ -34,9 +35,15 @@ def wrapper_options(arguments: dict[str, Any], **fixed: Any) -> ConversionOption
 
 
 def load_params(
-    params_input: PathLike | ImageDescriptor,
-) -> tuple[ImageDescriptor, dict[str, object]]:
-    """Load the params file (or take the given descriptor) and describe it for the manifest."""
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
+) -> tuple[ImageDescriptor | DerivedGrid, dict[str, object]]:
+    """Load the params file (or take the given descriptor) and describe it for the manifest.
+
+    A :class:`DerivedGrid` is passed on: the run derives the grid from the data
+    and records the params file it writes.
+    """
+    if isinstance(params_input, DerivedGrid):
+        return params_input, {"derived": True}
     if isinstance(params_input, ImageDescriptor):
         return params_input, {"in_memory": True, "grid": params_input.describe()}
     path = Path(params_input).expanduser()
@@ -76,8 +83,11 @@ def convert(
     descriptor, params_record = load_params(arguments["params_input"])
     options = wrapper_options(arguments, **fixed)
     result = read()
+    selected, selection = select_particles(
+        result.metadata, ind=arguments.get("ind"), uids=arguments.get("uids")
+    )
     metadata, resolution = resolve_stack_paths(
-        result.metadata, folder or None, result.search_dirs
+        selected, folder or None, result.search_dirs
     )
     inputs = {
         "mode": result.mode,
@@ -86,6 +96,8 @@ def convert(
         "folder": str(Path(folder).expanduser().resolve()) if folder else None,
         **result.details,
     }
+    if selection is not None:
+        inputs["selection"] = describe_selection(selection)
     return run(
         metadata,
         descriptor,
@@ -99,4 +111,21 @@ def convert(
     )
 
 
-__all__ = ["PathLike", "convert", "load_params", "wrapper_options"]
+def describe_selection(selection: Selection) -> dict[str, Any]:
+    """The manifest's record of a selection: its source and every row left out."""
+    return {
+        "kind": selection.kind,
+        "file": describe_input_file(selection.file) if selection.file else None,
+        "n_rows": selection.n_rows,
+        "n_selected": selection.n_rows - len(selection.unselected_rows),
+        "unselected_rows": row_ranges(selection.unselected_rows),
+    }
+
+
+__all__ = [
+    "PathLike",
+    "convert",
+    "describe_selection",
+    "load_params",
+    "wrapper_options",
+]

@@ -25,13 +25,15 @@ from cryolike_convert.execution.checks import (
     check_grid,
     check_image_shape,
     check_lens_scalars,
+    check_sign,
     check_stacks,
     determine_pixel_size,
 )
 from cryolike_convert.execution.executors import main_module_is_spawn_safe, map_in_order
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions, resolve_workers
+from cryolike_convert.output.derived_params import DerivedParams
 from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.manifest import (
     Manifest,
@@ -45,6 +47,7 @@ from cryolike_convert.output.manifest import (
     row_ranges,
 )
 from cryolike_convert.readers.paths import ResolvedStack
+from cryolike_convert.transform.preprocess import downsampled_geometry
 
 
 def plan_batches(
@@ -102,6 +105,7 @@ class ConversionReport:
     elapsed_seconds: float
     timings: dict[str, float]
     stacks: list[dict[str, Any]]
+    params_file: Path | None = None
 
 
 ProgressCallback = Callable[[StackRecord, int, int], None]
@@ -113,12 +117,14 @@ class _Prepared:
     skipped: list[SkippedRow]
     pixel_size: PixelSize
     permissive: frozenset[str]
+    descriptor: ImageDescriptor
+    output_pixel_size: float
     warnings: tuple[dict[str, str], ...] = ()
 
 
 def _check_inputs(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     options: ConversionOptions,
     resolution: list[ResolvedStack] | None,
 ) -> _Prepared:
@@ -137,8 +143,13 @@ def _check_inputs(
         used = {metadata.stack_files[c]: infos[metadata.stack_files[c]] for c in codes}
     shape = check_image_shape(used)
     pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
-    check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
+    factor, box = options.downsample_factor, options.downsample_box
+    n_out, size_out = downsampled_geometry(shape[0], pixel_size.angstrom, factor, box)
+    if isinstance(descriptor, DerivedGrid):
+        descriptor = descriptor.descriptor(n_out, size_out)
+    check_grid(descriptor, shape, pixel_size.angstrom, factor, box)
     check_lens_scalars(kept_rows)
+    check_sign(kept_rows, options.apply_sign)
     permissive = frozenset(path for path, info in used.items() if info.permissive)
     notes = tuple(
         {"file": path, "warning": text}
@@ -151,12 +162,12 @@ def _check_inputs(
             ConversionWarning,
             stacklevel=3,
         )
-    return _Prepared(kept, skipped, pixel_size, permissive, notes)
+    return _Prepared(kept, skipped, pixel_size, permissive, descriptor, size_out, notes)
 
 
 def run(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     output_dir: str | os.PathLike[str],
     options: ConversionOptions,
     *,
@@ -172,6 +183,8 @@ def run(
     that fails part-way removes the files it wrote (a resumed run keeps the stacks
     that were already finished). ``rows_without_images`` (``{"rows": ranges,
     "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
+    With a :class:`DerivedGrid` the grid comes from the data and is written to
+    ``OUT/params.npz``.
 
     Raises
     ------
@@ -185,6 +198,12 @@ def run(
         prepared.kept, options.batch_size, options.n_stacks_max, groups
     )
     layout = OutputLayout(Path(output_dir).expanduser().resolve())
+    derived = None
+    if isinstance(descriptor, DerivedGrid):
+        derived = DerivedParams(layout, prepared.descriptor)
+        derived.check_writable()
+        inputs = {**inputs, "params": derived.record()}
+    descriptor = prepared.descriptor
     previous = prepare_output(layout, options.overwrite, options.resume)
     source = prepared.pixel_size
     header = manifest_header(
@@ -195,13 +214,15 @@ def run(
         pixel_size={
             "source_angstrom": source.angstrom,
             "source": source.source,
-            "output_angstrom": source.angstrom * options.downsample_factor,
+            "output_angstrom": prepared.output_pixel_size,
         },
         resolution=resolution,
         image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
+        sign_applied=options.apply_sign,
     )
     if previous is not None:
         check_resumable(layout, previous, header)
+    params_file = derived.write() if derived is not None else None
     messages = [
         f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
     ]
@@ -257,6 +278,8 @@ def run(
             remove_previous_run(
                 layout, manifest.to_dict(), layout.existing_stack_files()
             )
+            if derived is not None:
+                derived.remove_if_created()
         raise
     remove_temporaries(layout)  # left by workers killed mid-write and then retried
     manifest.status = "complete"
@@ -277,6 +300,7 @@ def run(
         elapsed_seconds=time.perf_counter() - started,
         timings=totals,
         stacks=document["stacks"],
+        params_file=params_file,
     )
 
 

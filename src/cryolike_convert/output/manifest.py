@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from cryolike_convert.errors import OutputError, OutputExistsError
+from cryolike_convert.errors import OVERWRITE, RESUME, OutputError, OutputExistsError
 from cryolike_convert.output.layout import OutputLayout, sha256_file, write_atomic
 from cryolike_convert.readers.paths import ResolvedStack
 
@@ -147,8 +147,7 @@ def prepare_output(
     if (existing or previous) and not (overwrite or resume):
         raise OutputExistsError(
             f"{layout.root}: already holds {len(existing)} stack file(s) of a previous run; "
-            "pass overwrite=True (CLI --overwrite) to replace them or skip_exist=True "
-            "(CLI --resume) to continue that run"
+            f"pass {OVERWRITE} to replace them or {RESUME} to continue that run"
         )
     if overwrite:
         remove_previous_run(layout, previous, existing)
@@ -248,11 +247,13 @@ def manifest_header(
     pixel_size: dict[str, Any],
     resolution: list[ResolvedStack] | None,
     image_sign: list[float] | None = None,
+    sign_applied: bool = False,
 ) -> dict[str, Any]:
     """The part of the manifest fixed before the first stack: what went in, how.
 
     ``image_sign`` lists the distinct ``blob/sign`` values of the input; like
-    CryoLike, cryolike records but does not apply them.
+    CryoLike, cryolike records them and applies them only when asked
+    (``sign_applied``).
     """
     stacks = [
         {
@@ -271,7 +272,9 @@ def manifest_header(
         "pixel_size": pixel_size,
         "n_rows": n_rows,
         "stack_files": stacks,
-        "image_sign": {"values": image_sign, "applied": False} if image_sign else None,
+        "image_sign": {"values": image_sign, "applied": sign_applied}
+        if image_sign
+        else None,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from cryolike_convert.errors import MissingDependencyError
+from cryolike_convert.errors import INSTALL_HINTS, MissingDependencyError
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import write_atomic
 
@@ -23,7 +23,7 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - matplotlib is a core dependency
         raise MissingDependencyError(
-            "plots need matplotlib: pip install 'cryolike-convert[plot]'"
+            f"plots need matplotlib: {INSTALL_HINTS['matplotlib']}"
         ) from err
     return plt
 
