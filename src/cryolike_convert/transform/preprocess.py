@@ -43,14 +43,15 @@ def downsample_images(
 def fourier_crop_images(images: np.ndarray, box: int) -> np.ndarray:
     """Downsample square images to ``box × box`` pixels by Fourier cropping.
 
-    The standard method (RELION, CryoSPARC, cryoDRGN ``downsample``): Fourier
+    The standard method (cryoDRGN ``downsample``, RELION, CryoSPARC): Fourier
     transform, keep the central ``box × box`` frequencies (``-box//2`` to
-    ``(box-1)//2`` along each axis), transform back and scale by
-    ``(box / n)²`` so that pixel values keep their level. An image whose
-    frequencies all lie strictly inside the kept band comes back exactly as that
-    band-limited function sampled on the coarser grid. The pixel size grows by
-    ``n / box`` (see :func:`downsampled_geometry`). Real FFTs in the input's
-    precision, one thread, so the result is deterministic.
+    ``(box-1)//2`` along each axis), transform back, keep the real part (for an
+    even ``box`` this splits the Nyquist frequency evenly between its two signs)
+    and scale by ``(box / n)²`` so that pixel values keep their level. An image
+    whose frequencies all lie strictly inside the kept band comes back exactly as
+    that band-limited function sampled on the coarser grid. The pixel size grows
+    by ``n / box`` (see :func:`downsampled_geometry`). FFTs in the input's
+    precision on one thread, so the result is deterministic.
 
     Parameters
     ----------
@@ -77,16 +78,11 @@ def fourier_crop_images(images: np.ndarray, box: int) -> np.ndarray:
         raise ValueError(f"cannot Fourier-crop {n}-px images to {box} px")
     if box == n:
         return images
-    spectrum = scipy.fft.rfft2(images, workers=1)
-    columns = box // 2 + 1
-    cropped = np.concatenate(
-        [
-            spectrum[..., : (box + 1) // 2, :columns],
-            spectrum[..., n - box // 2 :, :columns],
-        ],
-        axis=-2,
-    )
-    result = scipy.fft.irfft2(cropped, s=(box, box), workers=1)
+    # Kept frequencies in FFT order: 0 … (box-1)//2, then -box//2 … -1.
+    kept = np.concatenate([np.arange((box + 1) // 2), np.arange(n - box // 2, n)])
+    spectrum = scipy.fft.fft2(images, workers=1)
+    cropped = spectrum[..., kept[:, None], kept[None, :]]
+    result = scipy.fft.ifft2(cropped, workers=1).real
     result *= (box / n) ** 2
     return np.ascontiguousarray(result, dtype=images.dtype)
 
