@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from cryolike_convert.errors import (
     OVERWRITE,
     ConversionError,
@@ -40,21 +42,26 @@ def test_warnings_render_too() -> None:
     assert warning.for_cli() == "consider --workers 2"
 
 
-def test_option_errors_name_the_wrapper_keyword_or_the_flag() -> None:
-    assert render(option_name("downsample_factor"), "cli") == "--downsample"
-    assert render(option_name("resume")) == "skip_exist"
-    for options, python, cli in [
+@pytest.mark.parametrize(
+    ("options", "python", "cli"),
+    [
         ({"overwrite": True, "resume": True}, "overwrite and skip_exist", "--resume"),
         ({"batch_size": 0}, "batch_size must be ≥ 1", "--batch-size must be ≥ 1"),
         ({"pixel_size_angstrom": -1.0}, "pixel_size must be > 0", "--pixel-size"),
         ({"downsample_factor": 2, "downsample_box": 64}, "downsample_box", "--box"),
         ({"scheduler_address": "tcp://x:1"}, "executor='dask'", "--executor dask"),
-    ]:
-        try:
-            ConversionOptions(**options)  # type: ignore[arg-type]
-        except OptionError as err:
-            assert python in str(err), (options, str(err))
-            assert cli in err.for_cli(), (options, err.for_cli())
-            assert "\ue000" not in str(err) + err.for_cli()
-        else:
-            raise AssertionError(f"{options} were accepted")
+    ],
+)
+def test_option_errors_name_the_wrapper_keyword_or_the_flag(
+    options: dict[str, object], python: str, cli: str
+) -> None:
+    with pytest.raises(OptionError) as info:
+        ConversionOptions(**options)  # type: ignore[arg-type]
+    assert python in str(info.value)
+    assert cli in info.value.for_cli()
+    assert "\ue000" not in str(info.value) + info.value.for_cli()
+
+
+def test_option_names() -> None:
+    assert render(option_name("downsample_factor"), "cli") == "--downsample"
+    assert render(option_name("resume")) == "skip_exist"

@@ -16,7 +16,7 @@ def test_grid_check_accepts_the_cropped_pixel_size() -> None:
     check_grid(fits, (320, 320), 1.31, 1, box=128)
     pooled = ImageDescriptor.from_individual_values(n_pixels=160, pixel_size=2.62)
     check_grid(pooled, (320, 320), 1.31, 2)
-    with pytest.raises(GridMismatchError, match="Fourier-cropped to 128 px at 3.275"):
+    with pytest.raises(GridMismatchError, match=r"Fourier-cropped to 128 px at 3\.275"):
         check_grid(pooled, (320, 320), 1.31, 1, box=128)
 
 

@@ -139,9 +139,9 @@ def test_what_is_not_an_input(files: dict[str, Path]) -> None:
     with pytest.raises(InputFileError, match="is an MRC image stack") as mrc:
         detect_input([files["mrc"]])
     assert "star-pairs --mrc" in mrc.value.for_cli()
-    with pytest.raises(InputFileError, match="notes.txt: is not a CryoSPARC"):
+    with pytest.raises(InputFileError, match=r"notes\.txt: is not a CryoSPARC"):
         detect_input([files["text"]])
-    with pytest.raises(InputFileError, match="absent.cs: not found"):
+    with pytest.raises(InputFileError, match=r"absent\.cs: not found"):
         detect_input([files["cs"].parent / "absent.cs"])
     with pytest.raises(InputFileError, match="STAR file is converted on its own"):
         detect_input([files["cs"], files["star"]])

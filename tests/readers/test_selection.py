@@ -61,7 +61,8 @@ def test_select_rows_keeps_input_order(project: ExampleProject, tmp_path: Path) 
     assert (selection.kind, selection.file, selection.n_rows) == ("ind", None, 20)
     assert selection.unselected_rows.tolist() == sorted(set(range(20)) - {3, 7, 12})
     unchanged, none = select_particles(metadata)
-    assert unchanged is metadata and none is None
+    assert unchanged is metadata
+    assert none is None
 
 
 def test_select_uids(project: ExampleProject, tmp_path: Path) -> None:
@@ -72,7 +73,8 @@ def test_select_uids(project: ExampleProject, tmp_path: Path) -> None:
     np.save(file, wanted)
     chosen, selection = select_particles(metadata, uids=file)
     assert chosen.source_row.tolist() == [2, 15]
-    assert selection is not None and selection.file == file
+    assert selection is not None
+    assert selection.file == file
 
 
 def test_selection_errors(project: ExampleProject) -> None:

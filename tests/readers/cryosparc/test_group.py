@@ -115,7 +115,7 @@ def test_group_row_counts_must_match(project: ExampleProject) -> None:
             "ctf": (">J5_passthrough_exported.cs", 20),
         },
     )
-    with pytest.raises(MetadataError, match="holds 20 rows but group.csg says 21"):
+    with pytest.raises(MetadataError, match=r"holds 20 rows but group\.csg says 21"):
         read_indexed_cryosparc(csg)
 
 
@@ -131,7 +131,7 @@ def test_broken_groups(project: ExampleProject, tmp_path: Path) -> None:
         read_result_group(no_results)
     unsafe = tmp_path / "c.csg"
     unsafe.write_text("results: !!python/object/apply:os.system ['echo hacked']\n")
-    with pytest.raises(InputFileError, match="cannot be read as a CryoSPARC .csg"):
+    with pytest.raises(InputFileError, match=r"cannot be read as a CryoSPARC \.csg"):
         read_result_group(unsafe)
     no_metafile = tmp_path / "d.csg"
     no_metafile.write_text("results:\n  blob:\n    num_items: 3\n")
