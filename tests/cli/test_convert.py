@@ -80,6 +80,13 @@ def test_job_folders_in_every_spelling(job: ExampleJob, tmp_path: Path) -> None:
         assert converted(out) == 6
 
 
+def test_options_a_job_folder_does_not_take(job: ExampleJob, tmp_path: Path) -> None:
+    result = cli(job.job_dir, "--folder", job.project, "-o", tmp_path / "o")
+    assert result.exit_code == 2
+    assert "--folder does not apply to a job folder" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_bad_job_spellings(job: ExampleJob, tmp_path: Path) -> None:
     result = cli("cryosparc-job", job.project, "--job", "K4", "-o", tmp_path / "o")
     assert result.exit_code == 1
