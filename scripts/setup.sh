@@ -11,4 +11,4 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dask,cryosparc]" \
     "pytest>=8" "hypothesis>=6.100" "tomli>=2; python_version < '3.11'" \
-    "ruff>=0.6" "mypy>=1.10"
+    "ruff>=0.6" "mypy>=1.10" "hatchling>=1.27"

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cryolike_convert import __version__
 from cryolike_convert.cli.app import app
 from cryolike_convert.cli.console import ProgressReporter
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputExistsError
-from cryolike_convert.execution.pipeline import StackRecord
+from cryolike_convert.execution.batch import StackRecord
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
@@ -31,7 +31,7 @@ def project(tmp_path: Path) -> ExampleProject:
     return make_cryosparc_project(tmp_path / "project", n_particles=N_PARTICLES)
 
 
-def convert(project: ExampleProject, out: Path, *extra: str) -> object:
+def convert(project: ExampleProject, out: Path, *extra: str) -> Result:
     arguments = ["cryosparc", str(project.cs_file)]
     arguments += ["--params", str(project.params), "--out", str(out)]
     arguments += ["--batch-size", "8", "--no-plots", *extra]

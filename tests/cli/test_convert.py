@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cryolike_convert.cli.app import app
 from cryolike_convert.image_descriptor import ImageDescriptor
@@ -36,7 +36,7 @@ def job(project: ExampleProject) -> ExampleJob:
     return make_cryosparc_job(project.root, job_number=4, counts=(3, 3))
 
 
-def cli(*arguments: object) -> object:
+def cli(*arguments: object) -> Result:
     return runner.invoke(app, [str(item) for item in arguments])
 
 
@@ -65,7 +65,7 @@ def test_a_bare_path_converts_with_a_derived_grid(
 
 
 def test_job_folders_in_every_spelling(job: ExampleJob, tmp_path: Path) -> None:
-    spellings = [
+    spellings: list[list[object]] = [
         [job.job_dir],
         [job.project, "--job", "J4"],
         [job.project, "--job", "4"],

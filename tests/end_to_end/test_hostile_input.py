@@ -62,7 +62,8 @@ class Case:
 
 
 def _table(project: ExampleProject) -> np.ndarray:
-    return np.load(project.cs_file, allow_pickle=False)
+    table: np.ndarray = np.load(project.cs_file, allow_pickle=False)
+    return table
 
 
 def _rewrite(project: ExampleProject, table: np.ndarray) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import torch
 
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.formats.npz import write_npz
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.output.layout import sha256_file
 from cryolike_convert.output.stack_npz import LENS_KEYS, REQUIRED_NPZ_KEYS
 from cryolike_convert.review.inspect import (
     OVERVIEW_PLOTS,

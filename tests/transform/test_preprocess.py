@@ -94,6 +94,8 @@ def test_downsampled_geometry() -> None:
     assert downsampled_geometry(128, 1.0) == (128, 1.0)
     assert downsampled_geometry(128, 1.0, factor=2) == (64, 2.0)
     assert downsampled_geometry(65, 1.5, factor=2) == (32, 3.0)
-    assert downsampled_geometry(320, 1.31, box=128) == (128, pytest.approx(3.275))
+    box, pixel = downsampled_geometry(320, 1.31, box=128)
+    assert box == 128
+    assert pixel == pytest.approx(3.275)
     # the box wins over the factor
     assert downsampled_geometry(100, 2.0, factor=4, box=50) == (50, 4.0)

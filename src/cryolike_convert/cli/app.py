@@ -19,10 +19,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cryolike_convert import __version__
 from cryolike_convert.cli.console import reports_errors, set_debug
 from cryolike_convert.cli.convert import convert_app
 from cryolike_convert.cli.options import PlainCommand, Precision
+from cryolike_convert.version import __version__
 
 #: The subcommand a bare ``cryolike-convert PATH`` runs.
 DEFAULT_COMMAND = "convert"

@@ -18,13 +18,9 @@ from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.layout import (
-    OutputLayout,
-    atomic_file,
-    save_npz,
-    stack_npz_arrays,
-)
+from cryolike_convert.output.layout import OutputLayout, atomic_file, save_npz
 from cryolike_convert.output.manifest import row_ranges
+from cryolike_convert.output.stack_npz import stack_npz_arrays
 from cryolike_convert.readers.mrc import read_images
 from cryolike_convert.transform.engine import images_to_fourier_polar
 from cryolike_convert.transform.preprocess import (

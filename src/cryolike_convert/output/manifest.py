@@ -12,8 +12,9 @@ from typing import IO, Any
 import numpy as np
 
 from cryolike_convert.errors import OVERWRITE, RESUME, OutputError, OutputExistsError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.options import option_name
-from cryolike_convert.output.layout import OutputLayout, sha256_file, write_atomic
+from cryolike_convert.output.layout import OutputLayout, write_atomic
 from cryolike_convert.readers.paths import ResolvedStack
 
 MANIFEST_FORMAT = "cryolike-manifest/1"

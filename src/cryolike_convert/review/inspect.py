@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cryolike_convert.errors import OutputError
+from cryolike_convert.errors import InputFileError, OutputError
 from cryolike_convert.formats.npz import read_npz_safely
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import OutputLayout
@@ -108,7 +108,9 @@ def read_lens_values(
     parts: dict[str, list[np.ndarray]] = {key: [] for key in LENS_SUMMARY_KEYS}
     for entry in manifest.get("stacks", []):
         members = read_npz_safely(
-            stack_file(layout, entry, "npz"), set(LENS_SUMMARY_KEYS)
+            stack_file(layout, entry, "npz"),
+            set(LENS_SUMMARY_KEYS),
+            error=InputFileError,
         )
         for key in LENS_SUMMARY_KEYS:
             value = members.get(key)

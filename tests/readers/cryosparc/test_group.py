@@ -91,9 +91,10 @@ def test_several_cs_files_are_joined_on_uid(project: ExampleProject) -> None:
     by_uid = {
         int(u): float(d) for u, d in zip(table["uid"], table["ctf/df1_A"], strict=True)
     }
+    assert read.metadata.uid is not None
     expected = [by_uid[int(u)] for u in read.metadata.uid]
     np.testing.assert_array_equal(
-        read.metadata.defocus_u_angstrom, np.float32(expected)
+        read.metadata.defocus_u_angstrom, np.array(expected, dtype=np.float32)
     )
     assert read.search_dirs[-1] == ("metadata_dir", main.parent.resolve())
 

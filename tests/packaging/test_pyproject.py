@@ -13,7 +13,7 @@ else:  # Python 3.10: the test group installs tomli
 
 from cryolike_convert.errors import INSTALL_HINTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
