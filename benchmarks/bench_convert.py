@@ -6,6 +6,7 @@ Generates ``--n-images`` noisy images of ``--box`` pixels in MRC stacks of
 largest worker) and the time per stage.
 
     python benchmarks/bench_convert.py --n-images 5000 --box 128 --workers 2
+    python benchmarks/bench_convert.py --box 256 --crop-to 128   # Fourier cropping
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.testing import cs_table, write_cs, write_mrc_stack
 
 
@@ -52,13 +53,15 @@ def make_dataset(
 def convert(root: Path, args: argparse.Namespace) -> int:
     """Convert the dataset under ``root`` and print the figures."""
     started = time.perf_counter()
+    cropped = args.crop_to is not None
     report = convert_particle_stacks_from_indexed_cryosparc_file(
-        root / "params.npz",
+        DerivedGrid() if cropped else root / "params.npz",
         root / "J2" / "J2_particles.cs",
         folder_output=root / "out",
         batch_size=args.batch_size,
         flag_plots=False,
         workers=args.workers,
+        downsample_box=args.crop_to,
     )
     elapsed = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -67,7 +70,8 @@ def convert(root: Path, args: argparse.Namespace) -> int:
     lines = [
         f"converted {report.n_converted} images into {report.n_stacks} stacks in "
         f"{elapsed:.2f} s with {args.workers} worker(s): "
-        f"{report.n_converted / elapsed:.0f} images/s",
+        f"{report.n_converted / elapsed:.0f} images/s"
+        + (f" (Fourier-cropped to {args.crop_to} px)" if cropped else ""),
         f"peak RSS: converting process {own:.0f} MiB, largest child process "
         f"(workers; the data generator) {children:.0f} MiB",
         f"stage time summed over workers: {stages}",
@@ -84,6 +88,9 @@ def main() -> int:
     parser.add_argument("--per-file", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--crop-to", type=int, help="Fourier-crop to this box (derived grid)"
+    )
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate is not None:

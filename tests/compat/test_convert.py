@@ -104,6 +104,9 @@ def test_a_derived_params_file_follows_its_run(
     convert(project, out, skip_exist=True)  # resumed: same grid, same file
     report = convert(project, out, overwrite=True, downsample_box=16)
     assert ImageDescriptor.load(report.params_file).n_pixels == (16, 16)
+    # replaced by a run on a given grid: the derived file goes with its run
+    convert(project, out, overwrite=True, params_input=project.params)
+    assert not (out / "params.npz").exists()
 
 
 def test_a_failed_run_removes_the_params_file_it_wrote(

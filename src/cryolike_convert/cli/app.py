@@ -58,10 +58,12 @@ def _looks_like_input(name: str) -> bool:
 
     path = Path(name)
     if path.is_dir():
+        try:
+            children = [child for child in path.iterdir() if child.is_dir()]
+        except OSError:
+            return False
         return job_folder_number(path) is not None or any(
-            job_folder_number(child) is not None
-            for child in path.iterdir()
-            if child.is_dir()
+            job_folder_number(child) is not None for child in children
         )
     return path.is_file() and sniff_file(path) in ("cs", "csg", "star")
 

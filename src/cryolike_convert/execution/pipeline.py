@@ -33,7 +33,10 @@ from cryolike_convert.execution.executors import main_module_is_spawn_safe, map_
 from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions, resolve_workers
-from cryolike_convert.output.derived_params import DerivedParams
+from cryolike_convert.output.derived_params import (
+    DerivedParams,
+    remove_previous_derived,
+)
 from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.manifest import (
     Manifest,
@@ -199,6 +202,8 @@ def run(
     )
     layout = OutputLayout(Path(output_dir).expanduser().resolve())
     derived = None
+    if options.overwrite:
+        remove_previous_derived(layout)
     if isinstance(descriptor, DerivedGrid):
         derived = DerivedParams(layout, prepared.descriptor)
         derived.check_writable()

@@ -96,4 +96,22 @@ class DerivedParams:
             return False
 
 
-__all__ = ["DERIVED_PARAMS_NAME", "DerivedParams"]
+def remove_previous_derived(layout: OutputLayout) -> None:
+    """Remove ``OUT/params.npz`` if the previous run's manifest says it derived it.
+
+    Called when a run replaces the previous one (``overwrite``), so that a stale
+    grid does not stay beside stacks written on another grid.
+
+    Raises
+    ------
+    OutputError
+        If a previous manifest cannot be read.
+    """
+    previous = read_manifest(layout) if layout.root.is_dir() else None
+    params = (previous or {}).get("inputs", {}).get("params", {})
+    path = layout.root / DERIVED_PARAMS_NAME
+    if params.get("derived") and params.get("path") == str(path):
+        path.unlink(missing_ok=True)
+
+
+__all__ = ["DERIVED_PARAMS_NAME", "DerivedParams", "remove_previous_derived"]
