@@ -274,6 +274,36 @@ def test_inspect_plots_writes_readable_pngs(
         assert float(np.ptp(pixels)) > 0  # not a blank image
 
 
+def test_convert_writes_one_overview_set_by_default(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    from cryolike_convert.review.inspect import OVERVIEW_PLOTS
+
+    out = tmp_path / "out"
+    arguments = ["cryosparc", str(project.cs_file), "--params", str(project.params)]
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "plots").iterdir())
+    assert names == sorted(OVERVIEW_PLOTS.values())
+    assert f"overview plots in {out / 'plots'}: " in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(entry["plots"] == {} for entry in manifest["stacks"])
+
+
+def test_plots_per_stack_adds_the_reference_plots_of_every_stack(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = convert(project, out, "--plots-per-stack")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(
+        f"{kind}_stack_{number:06d}.png"
+        for kind in ("particles_phys", "particles_fourier", "power_spectrum")
+        for number in range(3)
+    )
+    assert "overview plots" not in result.stdout
+
+
 def test_inspect_of_a_non_output_folder_exits_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["inspect", str(tmp_path)])
     assert result.exit_code == 1

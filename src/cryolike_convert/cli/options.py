@@ -114,6 +114,7 @@ class ConvertSettings:
     ind: Path | None
     uids: Path | None
     plots: bool
+    plots_per_stack: bool
     overwrite: bool
     resume: bool
     skip_missing: bool
@@ -176,7 +177,7 @@ class ConvertSettings:
             "ind": self.ind,
             "uids": self.uids,
             "skip_exist": self.resume,
-            "flag_plots": self.plots,
+            "flag_plots": self.plots_per_stack,
             "overwrite": self.overwrite,
             "on_missing": "skip" if self.skip_missing else "error",
             "on_invalid": "skip" if self.skip_invalid else "error",
@@ -325,9 +326,25 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         "plots",
         Annotated[
             bool,
-            typer.Option("--plots/--no-plots", metavar="", help="PNGs per stack."),
+            typer.Option(
+                "--plots/--no-plots",
+                metavar="",
+                help="Overview PNGs of the run in OUT/plots (montages, power "
+                "spectrum, CTF).",
+            ),
         ],
         True,
+    ),
+    (
+        "plots_per_stack",
+        Annotated[
+            bool,
+            _flag(
+                "--plots-per-stack",
+                help="Also CryoLike's 3 PNGs per stack (Python: flag_plots=True).",
+            ),
+        ],
+        False,
     ),
     (
         "overwrite",

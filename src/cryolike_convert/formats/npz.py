@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
@@ -15,6 +16,9 @@ import numpy as np
 OBJECT_MEMBER = object()
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+#: What reading a corrupt member raises (bad CRC, broken deflate stream, cut short,
+#: unknown compression); ``OSError`` is left out: ``error`` may be one.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 def read_npz_safely(
@@ -44,7 +48,8 @@ def read_npz_safely(
     Raises
     ------
     Exception
-        ``error(message)`` if the file is missing or is not a readable npz archive.
+        ``error(message)`` if the file is missing, is not a readable npz archive,
+        or holds a damaged member.
     """
     try:
         archive = zipfile.ZipFile(path)
@@ -58,8 +63,11 @@ def read_npz_safely(
             key = name[:-4] if name.endswith(".npy") else name
             if keys is not None and key not in keys:
                 continue
-            with archive.open(name) as member:
-                out[key] = _read_member(path, key, member, error)
+            try:
+                with archive.open(name) as member:
+                    out[key] = _read_member(path, key, member, error)
+            except _DAMAGED as err:
+                raise error(f"{path}: member {key!r} is damaged ({err})") from err
     return out
 
 

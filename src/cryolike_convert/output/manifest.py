@@ -117,10 +117,10 @@ def read_manifest(layout: OutputLayout) -> dict[str, Any] | None:
     if not layout.manifest.is_file():
         return None
     try:
-        document: dict[str, Any] = json.loads(layout.manifest.read_text())
+        document = json.loads(layout.manifest.read_text())
     except (OSError, ValueError) as err:
         raise OutputError(f"{layout.manifest}: cannot be read ({err})") from err
-    if document.get("format") != MANIFEST_FORMAT:
+    if not isinstance(document, dict) or document.get("format") != MANIFEST_FORMAT:
         raise OutputError(f"{layout.manifest}: not a cryolike manifest")
     return document
 
