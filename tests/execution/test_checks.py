@@ -190,7 +190,7 @@ def test_grid_that_does_not_fit_names_a_params_file_that_would(
     text = str(caught.value)
     assert f"n_pixels={n_fit}" in text
     assert f"pixel_size={size_fit:g}" in text
-    assert f"--n-pixels {n_fit}" in text
+    assert f"--n-pixels {n_fit}" in caught.value.for_cli()  # the CLI spelling
     # The suggested params file does fit.
     suggested = ImageDescriptor.from_individual_values(
         n_pixels=n_fit, pixel_size=float(f"{size_fit:g}")
