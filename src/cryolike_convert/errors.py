@@ -156,6 +156,10 @@ class MissingDependencyError(ConversionError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
 
+class DeviceError(ConversionError, ValueError):
+    """The requested compute device does not exist or this torch build cannot use it."""
+
+
 class ConversionWarning(UserWarning):
     """A recoverable oddity in the input that cryolike worked around.
 
