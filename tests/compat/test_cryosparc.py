@@ -333,8 +333,9 @@ def test_resume_with_other_options_is_refused(
     from cryolike_convert.errors import OutputError
 
     run(project, tmp_path / "out", batch_size=10)
-    with pytest.raises(OutputError, match="different options"):
+    with pytest.raises(OutputError, match="1 value") as info:
         run(project, tmp_path / "out", batch_size=12, skip_exist=True)
+    assert "\n  batch_size: 10 vs 12\n" in str(info.value)
 
 
 def test_output_path_is_a_file(project: ExampleProject, tmp_path: Path) -> None:

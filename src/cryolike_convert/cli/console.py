@@ -146,7 +146,41 @@ def conversion_summary(report: ConversionReport) -> str:
         text += f", {report.n_without_image} rows without an image"
     if report.n_reused_stacks:
         text += f"; {report.n_reused_stacks} stacks reused from the previous run"
-    return text + f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
+    text += f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
+    return "\n".join([text, *_selection_lines(report), *_derived_grid_lines(report)])
+
+
+def _selection_lines(report: ConversionReport) -> list[str]:
+    import json
+
+    try:
+        inputs = json.loads(report.manifest_path.read_text()).get("inputs", {})
+    except (OSError, ValueError):
+        return []
+    selection = inputs.get("selection")
+    if not selection:
+        return []
+    flag = "--ind" if selection["kind"] == "ind" else "--uids"
+    left = selection["n_rows"] - selection["n_selected"]
+    return [
+        f"selected {selection['n_selected']} of {selection['n_rows']} rows with {flag}; "
+        f"the {left} rows left out are listed in manifest.json"
+    ]
+
+
+def _derived_grid_lines(report: ConversionReport) -> list[str]:
+    if report.params_file is None:
+        return []
+    from cryolike_convert.image_descriptor import ImageDescriptor
+
+    descriptor = ImageDescriptor.load(report.params_file)
+    grid = descriptor.polar_grid
+    return [
+        f"grid derived from the data: {descriptor.n_pixels[0]} px at "
+        f"{descriptor.pixel_size_angstrom[0]:.6g} Å, {grid.n_shells} shells x "
+        f"{grid.n_inplanes} angles, {descriptor.precision} precision; params file "
+        f"{report.params_file} (pass it as --params for templates on the same grid)"
+    ]
 
 
 def skipped_lines(skipped: list[dict[str, Any]]) -> list[str]:
@@ -226,8 +260,8 @@ class _State:
 _STATE = _State()
 
 
-def _echo_error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+def _echo_error(error: ConversionError) -> None:
+    typer.echo(f"error: {error.for_cli()}", err=True)
 
 
 def reports_errors(command: F) -> F:
@@ -254,7 +288,7 @@ def reports_errors(command: F) -> F:
         except ConversionError as err:
             if _STATE.debug:
                 raise
-            _echo_error(str(err))
+            _echo_error(err)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

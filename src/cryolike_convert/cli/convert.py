@@ -1,6 +1,8 @@
-"""The conversion subcommands: one per kind of input.
+"""The conversion subcommands: ``convert`` for any input, and one per kind of input.
 
-The options they share are in :mod:`cryolike_convert.cli.options`.
+The options they share are in :mod:`cryolike_convert.cli.options`. ``convert``
+recognises its input (:func:`cryolike_convert.readers.detect.detect_input`) and
+runs the matching mode; the per-kind commands stay for scripts that name the mode.
 
 A new input kind is one function decorated with ``@convert_app.command(NAME)`` and
 :func:`conversion_command`: it declares only its own arguments, takes ``settings``
@@ -22,14 +24,18 @@ from cryolike_convert.cli.options import (
     SHARED_NAMES,
     SHARED_OPTIONS,
     ConvertSettings,
+    JobOption,
+    PlainCommand,
+    ProjectDir,
     StackFolder,
 )
-from cryolike_convert.errors import ConversionWarning
+from cryolike_convert.errors import ConversionWarning, render
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 
 convert_app = typer.Typer(
     help="Convert particle stacks; one subcommand per kind of input.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -90,10 +96,7 @@ def _run_conversion(
         skipped_lines,
     )
 
-    if settings.overwrite and settings.resume:
-        raise typer.BadParameter(
-            "--overwrite and --resume exclude each other", param_hint="'--resume'"
-        )
+    settings.check()
     with (
         warnings.catch_warnings(record=True) as caught,
         ProgressReporter(quiet=settings.quiet) as reporter,
@@ -101,14 +104,14 @@ def _run_conversion(
         warnings.simplefilter("always", ConversionWarning)
         report = convert(reporter)
     for item in caught:
-        if issubclass(item.category, ConversionWarning):
-            typer.echo(f"warning: {item.message}", err=True)
+        if isinstance(item.message, ConversionWarning):
+            typer.echo(f"warning: {item.message.for_cli()}", err=True)
         else:
             warnings.warn_explicit(
                 item.message, item.category, item.filename, item.lineno
             )
     for text in report.warnings:
-        typer.echo(f"warning: {text}", err=True)
+        typer.echo(f"warning: {render(text, 'cli')}", err=True)
     if report.skipped and not settings.quiet:
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
@@ -123,98 +126,196 @@ def _run_conversion(
         typer.echo(f"overview plots in {folder}: {names}")
 
 
-@convert_app.command("cryosparc")
+def _not_for(what: str, **given: object) -> None:
+    """Refuse options that the detected kind of input does not take."""
+    for flag, value in given.items():
+        if value is not None:
+            name = "--" + flag.replace("_", "-")
+            raise typer.BadParameter(
+                f"{name} does not apply to {what}", param_hint=name
+            )
+
+
+@convert_app.command("convert", cls=PlainCommand)
+@conversion_command
+def convert_any(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="A .cs or .csg file, several .cs files (the main file, then its "
+            "passthrough files), a .star file, or a CryoSPARC job folder J<n> "
+            "(or its project folder with --job).",
+        ),
+    ],
+    job: JobOption = None,
+    folder: StackFolder = None,
+    project_dir: ProjectDir = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert any input: the kind (.cs, .csg, .star, job folder) is recognised."""
+    from cryolike_convert.readers.detect import detect_input
+
+    detected = detect_input(paths, job)
+    if detected.kind == "cryosparc_job":
+        _not_for("a job folder", folder=folder, project_dir=project_dir)
+        return _convert_job(
+            detected.project_dir, detected.job_number, settings, progress
+        )
+    if detected.kind == "star":
+        return _convert_star(detected.paths[0], folder, project_dir, settings, progress)
+    return _convert_cs(list(detected.paths), folder, project_dir, settings, progress)
+
+
+def _convert_cs(
+    files: list[Path],
+    folder: Path | None,
+    project_dir: Path | None,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    from cryolike_convert.compat import (
+        convert_particle_stacks_from_indexed_cryosparc_file,
+    )
+
+    return convert_particle_stacks_from_indexed_cryosparc_file(
+        file_cs=files[0] if len(files) == 1 else files,
+        folder_cryosparc=folder or "",
+        project_dir=project_dir,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+def _convert_job(
+    project: Path | None,
+    number: int | None,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    from cryolike_convert.compat import (
+        convert_particle_stacks_from_cryosparc_job_directory,
+    )
+
+    return convert_particle_stacks_from_cryosparc_job_directory(
+        folder_cryosparc=project or ".",
+        job_number=number or 0,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+def _convert_star(
+    file: Path,
+    folder: Path | None,
+    project_dir: Path | None,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    from cryolike_convert.compat import convert_particle_stacks_from_indexed_star_file
+
+    return convert_particle_stacks_from_indexed_star_file(
+        star_file=file,
+        folder_mrc=folder or "",
+        project_dir=project_dir,
+        progress=progress,
+        **settings.api_arguments(),
+    )
+
+
+@convert_app.command("cryosparc", cls=PlainCommand)
 @conversion_command
 def convert_cryosparc(
     particles: Annotated[
-        Path,
-        typer.Argument(exists=True, dir_okay=False, help="The .cs file to convert."),
+        list[Path],
+        typer.Argument(
+            exists=True,
+            metavar="FILE.cs...",
+            help="The .cs file to convert (or a .csg group, or the main .cs file "
+            "followed by its passthrough files, joined on uid).",
+        ),
     ],
     folder: StackFolder = None,
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            file_okay=False,
-            help="CryoSPARC project (default: inferred from the .cs path).",
-        ),
-    ] = None,
+    project_dir: ProjectDir = None,
     *,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
-    from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
-
-    return settings.convert(
-        lambda: read_indexed_cryosparc(particles, project_dir=project_dir),
-        progress,
-        folder=folder,
-    )
+    return _convert_cs(particles, folder, project_dir, settings, progress)
 
 
-@convert_app.command("cryosparc-job")
+@convert_app.command("cryosparc-job", cls=PlainCommand)
 @conversion_command
 def convert_cryosparc_job(
     folder: Annotated[
         Path,
         typer.Argument(
-            exists=True, file_okay=False, help="Folder holding J<n> (the project)."
+            exists=True,
+            file_okay=False,
+            metavar="DIR",
+            help="The job folder J<n>, or the project folder holding it (with --job).",
         ),
     ],
-    job: Annotated[int, typer.Option("--job", "-j", help="Job number n of J<n>.")],
+    job: JobOption = None,
     *,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
-    from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
+    from cryolike_convert.readers.detect import detect_input
 
-    return settings.convert(lambda: read_cryosparc_job(folder, job), progress)
+    detected = detect_input([folder], job)
+    return _convert_job(detected.project_dir, detected.job_number, settings, progress)
 
 
-@convert_app.command("star")
+@convert_app.command("star", cls=PlainCommand)
 @conversion_command
 def convert_star(
     particles: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, help="The .star file to convert."),
+        typer.Argument(
+            exists=True, metavar="FILE.star", help="The .star file to convert."
+        ),
     ],
     folder: StackFolder = None,
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            file_okay=False, help="RELION project folder (default: inferred)."
-        ),
-    ] = None,
+    project_dir: ProjectDir = None,
     *,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert the particles of an indexed RELION .star file (rlnImageName)."""
-    from cryolike_convert.readers.relion.indexed import read_indexed_star
-
-    return settings.convert(
-        lambda: read_indexed_star(particles, project_dir=project_dir),
-        progress,
-        folder=folder,
-    )
+    return _convert_star(particles, folder, project_dir, settings, progress)
 
 
-@convert_app.command("star-pairs")
+@convert_app.command("star-pairs", cls=PlainCommand)
 @conversion_command
 def convert_star_pairs(
     mrc: Annotated[
         list[Path],
-        typer.Option(exists=True, dir_okay=False, help="An MRC stack (repeat)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="An MRC stack (repeat, in the order of --star).",
+        ),
     ],
     star: Annotated[
         list[Path],
-        typer.Option(exists=True, dir_okay=False, help="Its STAR file (repeat)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="The STAR file of the MRC stack at the same place (repeat).",
+        ),
     ],
     angles_in_radians: Annotated[
         bool,
         typer.Option(
             "--angles-in-radians",
+            metavar="",
             help="DefocusAngle and PhaseShift are in radians (default: degrees).",
         ),
     ] = False,
@@ -223,15 +324,15 @@ def convert_star_pairs(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert MRC stacks each described row by row by its own STAR file."""
-    from cryolike_convert.readers.relion.paired import read_paired_star
+    from cryolike_convert.compat import (
+        convert_particle_stacks_from_paired_star_and_mrc_files,
+    )
 
-    return settings.convert(
-        lambda: read_paired_star(
-            mrc,
-            star,
-            defocus_angle_is_degree=not angles_in_radians,
-            phase_shift_is_degree=not angles_in_radians,
-        ),
-        progress,
-        flush_per_group=True,
+    return convert_particle_stacks_from_paired_star_and_mrc_files(
+        particle_file_list=mrc,
+        star_file_list=star,
+        defocus_angle_is_degree=not angles_in_radians,
+        phase_shift_is_degree=not angles_in_radians,
+        progress=progress,
+        **settings.api_arguments(),
     )

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.manifest import describe_input_file
+from cryolike_convert.output.manifest import describe_input_file, row_ranges
 from cryolike_convert.readers.paths import resolve_stack_paths
 from cryolike_convert.readers.result import ReadResult
+from cryolike_convert.readers.selection import Selection, select_particles
 
 PathLike = str | os.PathLike[str]
 #: CryoLike's argument names → ConversionOptions fields.
@@ -34,9 +35,15 @@ def wrapper_options(arguments: dict[str, Any], **fixed: Any) -> ConversionOption
 
 
 def load_params(
-    params_input: PathLike | ImageDescriptor,
-) -> tuple[ImageDescriptor, dict[str, object]]:
-    """Load the params file (or take the given descriptor) and describe it for the manifest."""
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
+) -> tuple[ImageDescriptor | DerivedGrid, dict[str, object]]:
+    """Load the params file (or take the given descriptor) and describe it for the manifest.
+
+    A :class:`DerivedGrid` is passed on: the run derives the grid from the data
+    and records the params file it writes.
+    """
+    if isinstance(params_input, DerivedGrid):
+        return params_input, {"derived": True}
     if isinstance(params_input, ImageDescriptor):
         return params_input, {"in_memory": True, "grid": params_input.describe()}
     path = Path(params_input).expanduser()
@@ -86,19 +93,23 @@ def convert(
         options,
         folder=folder,
         progress=arguments.get("progress"),
+        ind=arguments.get("ind"),
+        uids=arguments.get("uids"),
     )
 
 
 def convert_input(
     read: Callable[[], ReadResult],
-    params: tuple[ImageDescriptor, dict[str, object]],
+    params: tuple[ImageDescriptor | DerivedGrid, dict[str, object]],
     folder_output: PathLike,
     options: ConversionOptions,
     *,
     folder: PathLike | None = None,
     progress: ProgressCallback | None = None,
+    ind: PathLike | None = None,
+    uids: PathLike | None = None,
 ) -> ConversionReport:
-    """Read the input, resolve its paths, convert onto the grid of ``params``.
+    """Read the input, select, resolve its paths, convert onto the grid of ``params``.
 
     Parameters
     ----------
@@ -114,6 +125,8 @@ def convert_input(
         A folder in which each stored path's basename is looked up, if given.
     progress
         The progress callback.
+    ind, uids
+        A file of row indices or of uids selecting the particles to convert.
 
     Returns
     -------
@@ -126,8 +139,9 @@ def convert_input(
     """
     descriptor, params_record = params
     result = read()
+    selected, selection = select_particles(result.metadata, ind=ind, uids=uids)
     metadata, resolution = resolve_stack_paths(
-        result.metadata, folder or None, result.search_dirs
+        selected, folder or None, result.search_dirs
     )
     inputs = {
         "mode": result.mode,
@@ -136,6 +150,8 @@ def convert_input(
         "folder": str(Path(folder).expanduser().resolve()) if folder else None,
         **result.details,
     }
+    if selection is not None:
+        inputs["selection"] = describe_selection(selection)
     return run(
         metadata,
         descriptor,
@@ -149,4 +165,22 @@ def convert_input(
     )
 
 
-__all__ = ["PathLike", "convert", "convert_input", "load_params", "wrapper_options"]
+def describe_selection(selection: Selection) -> dict[str, Any]:
+    """The manifest's record of a selection: its source and every row left out."""
+    return {
+        "kind": selection.kind,
+        "file": describe_input_file(selection.file) if selection.file else None,
+        "n_rows": selection.n_rows,
+        "n_selected": selection.n_rows - len(selection.unselected_rows),
+        "unselected_rows": row_ranges(selection.unselected_rows),
+    }
+
+
+__all__ = [
+    "PathLike",
+    "convert",
+    "convert_input",
+    "describe_selection",
+    "load_params",
+    "wrapper_options",
+]

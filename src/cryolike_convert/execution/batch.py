@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cryolike_convert.errors import ImageStackError
+from cryolike_convert.errors import SKIP_INVALID, ImageStackError
 from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -34,6 +34,7 @@ from cryolike_convert.transform.preprocess import (
     center_images,
     downsample_images,
     find_invalid_images,
+    fourier_crop_images,
     normalize_fourier,
 )
 from cryolike_convert.transform.spectrum import PowerSpectrum
@@ -163,7 +164,7 @@ def _screen(
         position, reason = next(iter(invalid.items()))
         raise ImageStackError(
             f"{rows.source_path}: {rows.row_label(int(positions[position]))} — {reason}; "
-            "pass on_invalid='skip' to leave such images out (they are reported)"
+            f"pass {SKIP_INVALID} to leave such images out (they are reported)"
         )
     skipped = [
         {"row": int(rows.source_row[positions[position]]), "reason": reason}
@@ -212,6 +213,10 @@ def compute_block(block: Block) -> BlockResult:
     timings["read"] = clock() - started
     started = clock()
     options = task.options
+    if options.apply_sign and task.rows.sign is not None:
+        images *= task.rows.sign[positions, None, None].astype(np.float32)
+    if options.downsample_box is not None:
+        images = fourier_crop_images(images, options.downsample_box)
     images = downsample_images(
         images, options.downsample_factor, options.downsample_type
     )

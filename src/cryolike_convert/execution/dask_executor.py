@@ -12,7 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cryolike_convert.errors import ConversionError, MissingDependencyError
+from cryolike_convert.errors import (
+    INSTALL_HINTS,
+    ConversionError,
+    MissingDependencyError,
+    spelled,
+)
 from cryolike_convert.execution.in_order import Pending, map_in_order
 
 Task = TypeVar("Task")
@@ -25,7 +30,9 @@ RETRIES = 3
 #: Tasks in flight per worker thread: enough to keep workers busy, few enough to
 #: keep the driver's memory bounded whatever the number of stacks.
 IN_FLIGHT_PER_THREAD = 2
-INSTALL_HINT = "pip install 'cryolike-convert[dask]'"
+INSTALL_HINT = INSTALL_HINTS["dask"]
+_DASK = spelled("executor='dask'", "--executor dask")
+_LOCAL = spelled("executor='local'", "--executor local")
 
 
 def import_distributed() -> Any:
@@ -45,8 +52,8 @@ def import_distributed() -> Any:
         import distributed
     except ImportError as err:
         raise MissingDependencyError(
-            "executor='dask' needs dask.distributed, which is not installed: "
-            f"{INSTALL_HINT} (or use executor='local')"
+            f"{_DASK} needs dask.distributed, which is not installed: "
+            f"{INSTALL_HINT} (or use {_LOCAL})"
         ) from err
     return distributed
 

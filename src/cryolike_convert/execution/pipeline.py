@@ -25,14 +25,19 @@ from cryolike_convert.execution.checks import (
     check_grid,
     check_image_shape,
     check_lens_scalars,
+    check_sign,
     check_stacks,
     determine_pixel_size,
 )
 from cryolike_convert.execution.executors import execute
 from cryolike_convert.execution.stream import BlockDone
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions, resolve_workers
+from cryolike_convert.output.derived_params import (
+    DerivedParams,
+    remove_previous_derived,
+)
 from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.manifest import (
     Manifest,
@@ -46,6 +51,7 @@ from cryolike_convert.output.manifest import (
     row_ranges,
 )
 from cryolike_convert.readers.paths import ResolvedStack
+from cryolike_convert.transform.preprocess import downsampled_geometry
 
 
 def plan_batches(
@@ -104,6 +110,7 @@ class ConversionReport:
     timings: dict[str, float]
     stacks: list[dict[str, Any]]
     n_reused_stacks: int = 0
+    params_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +154,8 @@ class _Prepared:
     skipped: list[SkippedRow]
     pixel_size: PixelSize
     permissive: frozenset[str]
+    descriptor: ImageDescriptor
+    output_pixel_size: float
     warnings: tuple[dict[str, str], ...] = ()
 
 
@@ -166,11 +175,13 @@ class _Output:
     manifest: Manifest
     resumed: bool
     reused: dict[int, dict[str, Any]]
+    derived: DerivedParams | None = None
+    params_file: Path | None = None
 
 
 def _check_inputs(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     options: ConversionOptions,
     resolution: list[ResolvedStack] | None,
 ) -> _Prepared:
@@ -189,8 +200,13 @@ def _check_inputs(
         used = {metadata.stack_files[c]: infos[metadata.stack_files[c]] for c in codes}
     shape = check_image_shape(used)
     pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
-    check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
+    factor, box = options.downsample_factor, options.downsample_box
+    n_out, size_out = downsampled_geometry(shape[0], pixel_size.angstrom, factor, box)
+    if isinstance(descriptor, DerivedGrid):
+        descriptor = descriptor.descriptor(n_out, size_out)
+    check_grid(descriptor, shape, pixel_size.angstrom, factor, box)
     check_lens_scalars(kept_rows)
+    check_sign(kept_rows, options.apply_sign)
     permissive = frozenset(path for path, info in used.items() if info.permissive)
     notes = tuple(
         {"file": path, "warning": text}
@@ -203,12 +219,12 @@ def _check_inputs(
             ConversionWarning,
             stacklevel=3,
         )
-    return _Prepared(kept, skipped, pixel_size, permissive, notes)
+    return _Prepared(kept, skipped, pixel_size, permissive, descriptor, size_out, notes)
 
 
 def run(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     output_dir: str | os.PathLike[str],
     options: ConversionOptions,
     *,
@@ -226,6 +242,8 @@ def run(
     A run that fails part-way removes the files it wrote (a resumed run keeps the
     stacks that were already finished). ``rows_without_images`` (``{"rows": ranges,
     "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
+    With a :class:`DerivedGrid` the grid comes from the data and is written to
+    ``OUT/params.npz``.
 
     Raises
     ------
@@ -233,18 +251,19 @@ def run(
         Any problem with the inputs, the options or the output folder.
     """
     started = time.perf_counter()
+    prepared = _check_inputs(metadata, descriptor, options, resolution)
     job = _Run(
         metadata,
-        descriptor,
+        prepared.descriptor,
         options,
         inputs,
         resolution,
         list(rows_without_images or []),
         list(notes or []),
     )
-    prepared = _check_inputs(metadata, descriptor, options, resolution)
     plan = _plan(job, prepared)
-    output = _prepare_output(job, Path(output_dir), prepared, plan)
+    derive = isinstance(descriptor, DerivedGrid)
+    output = _prepare_output(job, Path(output_dir), prepared, plan, derive)
     try:
         timings = _convert(job, prepared, plan, output, progress)
     except BaseException:
@@ -264,14 +283,25 @@ def _plan(job: _Run, prepared: _Prepared) -> _Plan:
 
 
 def _prepare_output(
-    job: _Run, output_dir: Path, prepared: _Prepared, plan: _Plan
+    job: _Run, output_dir: Path, prepared: _Prepared, plan: _Plan, derive: bool
 ) -> _Output:
-    """Apply the re-run policy, write the first manifest; find the stacks to reuse."""
+    """Apply the re-run policy, write the first manifest; find the stacks to reuse.
+
+    With ``derive``, the grid derived from the data is written to ``OUT/params.npz``.
+    """
     layout = OutputLayout(output_dir.expanduser().resolve())
+    derived = None
+    if job.options.overwrite:
+        remove_previous_derived(layout)
+    if derive:
+        derived = DerivedParams(layout, prepared.descriptor)
+        derived.check_writable()
+        job = replace(job, inputs={**job.inputs, "params": derived.record()})
     previous = prepare_output(layout, job.options.overwrite, job.options.resume)
     header = _header(job, prepared)
     if previous is not None:
         check_resumable(layout, previous, header)
+    params_file = derived.write() if derived is not None else None
     manifest = _new_manifest(job, layout, header, prepared, plan)
     reused = {
         e["number"]: e
@@ -280,7 +310,7 @@ def _prepare_output(
     }
     manifest.stacks.update(reused)
     manifest.write()
-    return _Output(layout, manifest, previous is not None, reused)
+    return _Output(layout, manifest, previous is not None, reused, derived, params_file)
 
 
 def _header(job: _Run, prepared: _Prepared) -> dict[str, Any]:
@@ -294,10 +324,11 @@ def _header(job: _Run, prepared: _Prepared) -> dict[str, Any]:
         pixel_size={
             "source_angstrom": source.angstrom,
             "source": source.source,
-            "output_angstrom": source.angstrom * options.downsample_factor,
+            "output_angstrom": prepared.output_pixel_size,
         },
         resolution=job.resolution,
         image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
+        sign_applied=options.apply_sign,
     )
 
 
@@ -408,6 +439,8 @@ def _discard_unrecorded(output: _Output) -> None:
         remove_previous_run(
             output.layout, document, output.layout.existing_stack_files()
         )
+        if output.derived is not None:
+            output.derived.remove_if_created()
 
 
 def _finish(
@@ -440,6 +473,7 @@ def _finish(
         timings=timings,
         stacks=document["stacks"],
         n_reused_stacks=len(output.reused),
+        params_file=output.params_file,
     )
 
 

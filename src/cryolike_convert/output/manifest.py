@@ -11,8 +11,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from cryolike_convert.errors import OutputError, OutputExistsError
+from cryolike_convert.errors import OVERWRITE, RESUME, OutputError, OutputExistsError
 from cryolike_convert.formats.checksum import matches
+from cryolike_convert.options import option_name
 from cryolike_convert.output.layout import (
     OutputLayout,
     recorded_checksums,
@@ -152,8 +153,7 @@ def prepare_output(
     if (existing or previous) and not (overwrite or resume):
         raise OutputExistsError(
             f"{layout.root}: already holds {len(existing)} stack file(s) of a previous run; "
-            "pass overwrite=True (CLI --overwrite) to replace them or skip_exist=True "
-            "(CLI --resume) to continue that run"
+            f"pass {OVERWRITE} to replace them or {RESUME} to continue that run"
         )
     if overwrite:
         remove_previous_run(layout, previous, existing)
@@ -253,11 +253,13 @@ def manifest_header(
     pixel_size: dict[str, Any],
     resolution: list[ResolvedStack] | None,
     image_sign: list[float] | None = None,
+    sign_applied: bool = False,
 ) -> dict[str, Any]:
     """The part of the manifest fixed before the first stack: what went in, how.
 
     ``image_sign`` lists the distinct ``blob/sign`` values of the input; like
-    CryoLike, cryolike records but does not apply them.
+    CryoLike, cryolike records them and applies them only when asked
+    (``sign_applied``).
     """
     stacks = [
         {
@@ -276,7 +278,9 @@ def manifest_header(
         "pixel_size": pixel_size,
         "n_rows": n_rows,
         "stack_files": stacks,
-        "image_sign": {"values": image_sign, "applied": False} if image_sign else None,
+        "image_sign": {"values": image_sign, "applied": sign_applied}
+        if image_sign
+        else None,
     }
 
 
@@ -288,11 +292,64 @@ def check_resumable(
     Raises
     ------
     OutputError
-        Naming what differs.
+        Naming every differing option, input or grid value with both values.
     """
+    differences: list[str] = []
     for key in ("inputs", "options", "grid"):
-        if previous.get(key) != header[key]:
-            raise OutputError(
-                f"{layout.manifest}: the previous run used different {key}; resume only "
-                "with the same inputs and options, or pass overwrite=True"
+        differences += _differences(key, previous.get(key), header[key])
+    if not differences:
+        return
+    listed = "\n  ".join(differences[:_LISTED_DIFFERENCES])
+    more = len(differences) - _LISTED_DIFFERENCES
+    raise OutputError(
+        f"{layout.manifest}: the previous run differs from this one in "
+        f"{len(differences)} value(s) (previous vs now):\n  {listed}"
+        + (f"\n  ... and {more} more" if more > 0 else "")
+        + f"\nResume only with the same inputs and options, or pass {OVERWRITE} to "
+        "start again"
+    )
+
+
+#: Differences listed when a resume is refused, before the rest is counted.
+_LISTED_DIFFERENCES = 20
+
+
+def _differences(where: str, before: Any, now: Any) -> list[str]:
+    """``name: before vs now`` for every leaf value that differs."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        found = []
+        for key in list(before) + [k for k in now if k not in before]:
+            found += _differences(
+                f"{where}.{key}", before.get(key, _ABSENT), now.get(key, _ABSENT)
             )
+        return found
+    if (
+        isinstance(before, list)
+        and isinstance(now, list)
+        and len(before) == len(now)
+        and before != now
+    ):
+        found = []
+        for index, (old, new) in enumerate(zip(before, now, strict=True)):
+            found += _differences(f"{where}[{index}]", old, new)
+        return found
+    if before == now:
+        return []
+    return [f"{_difference_name(where)}: {_short(before)} vs {_short(now)}"]
+
+
+_ABSENT = object()
+
+
+def _difference_name(where: str) -> str:
+    group, _, name = where.partition(".")
+    if group == "options" and name and "." not in name:
+        return option_name(name)
+    return where
+
+
+def _short(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = repr(value)
+    return text if len(text) <= 72 else text[:69] + "..."
