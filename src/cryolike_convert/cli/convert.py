@@ -176,16 +176,13 @@ def _convert_cs(
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_indexed_cryosparc_file,
-    )
+    from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
 
-    return convert_particle_stacks_from_indexed_cryosparc_file(
-        file_cs=files[0] if len(files) == 1 else files,
-        folder_cryosparc=folder or "",
-        project_dir=project_dir,
-        progress=progress,
-        **settings.api_arguments(),
+    source = files[0] if len(files) == 1 else files
+    return settings.convert(
+        lambda: read_indexed_cryosparc(source, project_dir=project_dir),
+        progress,
+        folder=folder,
     )
 
 
@@ -195,15 +192,10 @@ def _convert_job(
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_cryosparc_job_directory,
-    )
+    from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
 
-    return convert_particle_stacks_from_cryosparc_job_directory(
-        folder_cryosparc=project or ".",
-        job_number=number or 0,
-        progress=progress,
-        **settings.api_arguments(),
+    return settings.convert(
+        lambda: read_cryosparc_job(project or ".", number or 0), progress
     )
 
 
@@ -214,14 +206,12 @@ def _convert_star(
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    from cryolike_convert.compat import convert_particle_stacks_from_indexed_star_file
+    from cryolike_convert.readers.relion.indexed import read_indexed_star
 
-    return convert_particle_stacks_from_indexed_star_file(
-        star_file=file,
-        folder_mrc=folder or "",
-        project_dir=project_dir,
-        progress=progress,
-        **settings.api_arguments(),
+    return settings.convert(
+        lambda: read_indexed_star(file, project_dir=project_dir),
+        progress,
+        folder=folder,
     )
 
 
@@ -324,15 +314,15 @@ def convert_star_pairs(
     progress: ProgressCallback,
 ) -> ConversionReport:
     """Convert MRC stacks each described row by row by its own STAR file."""
-    from cryolike_convert.compat import (
-        convert_particle_stacks_from_paired_star_and_mrc_files,
-    )
+    from cryolike_convert.readers.relion.paired import read_paired_star
 
-    return convert_particle_stacks_from_paired_star_and_mrc_files(
-        particle_file_list=mrc,
-        star_file_list=star,
-        defocus_angle_is_degree=not angles_in_radians,
-        phase_shift_is_degree=not angles_in_radians,
-        progress=progress,
-        **settings.api_arguments(),
+    return settings.convert(
+        lambda: read_paired_star(
+            mrc,
+            star,
+            defocus_angle_is_degree=not angles_in_radians,
+            phase_shift_is_degree=not angles_in_radians,
+        ),
+        progress,
+        flush_per_group=True,
     )

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand
 
-if TYPE_CHECKING:
-    from cryolike_convert.execution.pipeline import ConversionProgress
-
-    ProgressCallback = Callable[[ConversionProgress], None]
-
-#: ``--folder``: where the MRC stacks are, looked up by basename (indexed inputs).
 from cryolike_convert.execution.checks import FACTOR_HINT_ABOVE
 from cryolike_convert.image_descriptor import DerivedGrid
+from cryolike_convert.options import ConversionOptions
+
+if TYPE_CHECKING:
+    from cryolike_convert.execution.pipeline import ConversionProgress, ConversionReport
+    from cryolike_convert.readers.result import ReadResult
+
+    ProgressCallback = Callable[[ConversionProgress], None]
 
 
 class _PlainArgument(TyperArgument):
@@ -166,32 +167,55 @@ class ConvertSettings:
                 "--ind and --uids exclude each other", param_hint="'--uids'"
             )
 
-    def api_arguments(self) -> dict[str, Any]:
-        """The keyword arguments these options become in the compat wrappers."""
-        derived = DerivedGrid(
-            precision="double" if self.precision is Precision.double else "single"
+    def options(self, **fixed: Any) -> ConversionOptions:
+        """The run's options: the one translation of these flags (``--resume`` → ``resume``)."""
+        return ConversionOptions(
+            **fixed,
+            batch_size=self.batch_size,
+            n_stacks_max=self.n_stacks_max,
+            pixel_size_angstrom=self.pixel_size,
+            downsample_factor=self.downsample,
+            downsample_type=self.downsample_type.value,
+            downsample_box=self.box,
+            apply_sign=self.apply_sign,
+            make_plots=self.plots_per_stack,
+            on_missing="skip" if self.skip_missing else "error",
+            on_invalid="skip" if self.skip_invalid else "error",
+            overwrite=self.overwrite,
+            resume=self.resume,
+            workers=self.workers,
+            executor=self.executor.value,
+            scheduler_address=self.scheduler,
         )
-        return {
-            "params_input": self.params if self.params is not None else derived,
-            "folder_output": self.out,
-            "batch_size": self.batch_size,
-            "n_stacks_max": self.n_stacks_max,
-            "pixel_size": self.pixel_size,
-            "downsample_factor": self.downsample,
-            "downsample_type": self.downsample_type.value,
-            "downsample_box": self.box,
-            "apply_sign": self.apply_sign,
-            "ind": self.ind,
-            "uids": self.uids,
-            "skip_exist": self.resume,
-            "flag_plots": self.plots_per_stack,
-            "overwrite": self.overwrite,
-            "on_missing": "skip" if self.skip_missing else "error",
-            "on_invalid": "skip" if self.skip_invalid else "error",
-            "workers": self.workers,
-            "executor": self.executor.value,
-            "scheduler_address": self.scheduler,
-        }
+
+    def convert(
+        self,
+        read: Callable[[], ReadResult],
+        progress: ProgressCallback,
+        *,
+        folder: Path | None = None,
+        **fixed: Any,
+    ) -> ConversionReport:
+        """Read one input with ``read`` and convert it with these options."""
+        from cryolike_convert.compat.convert import convert_input, load_params
+
+        grid: Path | DerivedGrid = (
+            self.params
+            if self.params is not None
+            else DerivedGrid(
+                precision="double" if self.precision is Precision.double else "single"
+            )
+        )
+        return convert_input(
+            read,
+            load_params(grid),
+            self.out,
+            self.options(**fixed),
+            folder=folder,
+            progress=progress,
+            ind=self.ind,
+            uids=self.uids,
+        )
 
 
 def _flag(*declarations: str, help: str) -> Any:
