@@ -100,15 +100,18 @@ def _run_conversion(
     ):
         warnings.simplefilter("always", ConversionWarning)
         report = convert(reporter)
+    shown: set[str] = set()
     for item in caught:
         if issubclass(item.category, ConversionWarning):
+            shown.add(str(item.message))
             typer.echo(f"warning: {item.message}", err=True)
         else:
             warnings.warn_explicit(
                 item.message, item.category, item.filename, item.lineno
             )
     for text in report.warnings:
-        typer.echo(f"warning: {text}", err=True)
+        if text not in shown:
+            typer.echo(f"warning: {text}", err=True)
     if report.skipped and not settings.quiet:
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)

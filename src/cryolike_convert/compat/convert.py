@@ -12,7 +12,8 @@ from cryolike_convert.execution.pipeline import ConversionReport, run
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ConversionOptions
 from cryolike_convert.output.manifest import describe_input_file
-from cryolike_convert.readers.paths import resolve_stack_paths
+from cryolike_convert.readers.os_errors import input_errors_named
+from cryolike_convert.readers.paths import resolve_stack_paths, resolve_user_path
 from cryolike_convert.readers.result import ReadResult
 
 PathLike = str | os.PathLike[str]
@@ -75,17 +76,19 @@ def convert(
     """
     descriptor, params_record = load_params(arguments["params_input"])
     options = wrapper_options(arguments, **fixed)
-    result = read()
-    metadata, resolution = resolve_stack_paths(
-        result.metadata, folder or None, result.search_dirs
-    )
-    inputs = {
-        "mode": result.mode,
-        "metadata": [describe_input_file(path) for path in result.metadata_files],
-        "params": params_record,
-        "folder": str(Path(folder).expanduser().resolve()) if folder else None,
-        **result.details,
-    }
+    with input_errors_named():
+        result = read()
+        stack_folder = resolve_user_path(folder, "stack folder") if folder else None
+        metadata, resolution = resolve_stack_paths(
+            result.metadata, stack_folder, result.search_dirs
+        )
+        inputs = {
+            "mode": result.mode,
+            "metadata": [describe_input_file(path) for path in result.metadata_files],
+            "params": params_record,
+            "folder": str(stack_folder) if stack_folder else None,
+            **result.details,
+        }
     return run(
         metadata,
         descriptor,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cryolike_convert.errors import ImageStackError
+from cryolike_convert.execution.interrupt import raise_if_stopping
 from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -201,6 +202,7 @@ def _write_tensors(
     ):
         block = _block_size(grid.n_points * complex_dtype.itemsize)
         for start in range(0, len(task.rows), block):
+            raise_if_stopping()  # a signal stops threads between blocks
             positions = np.arange(start, min(start + block, len(task.rows)))
             images = _prepare_block(task, positions, state)
             started = clock()
@@ -232,7 +234,10 @@ def convert_batch(task: BatchTask) -> StackRecord:
     layout = OutputLayout(task.root)
     paths = layout.stack_files(task.plan.number)
     state = _Progress()
-    digests = _write_tensors(task, paths, state)
+    # Bad pixels are found and reported by find_invalid_images; numpy's own
+    # floating-point warnings would only print ahead of that report.
+    with np.errstate(all="ignore"):
+        digests = _write_tensors(task, paths, state)
     started = time.perf_counter()
     kept = np.concatenate(state.kept) if state.kept else np.empty(0, dtype=np.int64)
     rows = task.rows.take(kept)

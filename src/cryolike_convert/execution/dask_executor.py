@@ -7,6 +7,7 @@ files and the driver receives only the small per-stack record.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,15 @@ class _Outcome(Generic[Result]):
     error: ConversionError | None
 
 
+def _prepare_worker(parent_pid: int) -> None:
+    """On a local cluster's worker: die with the run, leave Ctrl-C to the run."""
+    from cryolike_convert.execution.children import die_with_parent, ignore_interrupts
+
+    if os.getppid() == parent_pid:
+        die_with_parent()
+    ignore_interrupts()
+
+
 def _attempt(function: Callable[[Task], Result], task: Task) -> _Outcome[Result]:
     """Run one task on a worker with single-threaded torch."""
     import torch
@@ -96,6 +106,8 @@ def _connect(
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
+        # Worker processes are children of this process: they die with it.
+        client.run(_prepare_worker, os.getpid())
         yield client
 
 
@@ -152,6 +164,13 @@ def map_on_dask(
                     yield _unwrap(pending.popleft().result())
             while pending:
                 yield _unwrap(pending.popleft().result())
+        except BaseException as error:
+            if scheduler_address is None or isinstance(error, KeyboardInterrupt):
+                # Closing the local cluster stops its workers; an interrupted run
+                # does not wait for the stacks in flight (they are redone on resume).
+                client.cancel(list(pending), force=True)
+                pending.clear()
+            raise
         finally:
             # Tasks already running cannot be stopped; let the (bounded) rest finish
             # so that no stack file appears after the caller has cleaned up.

@@ -13,6 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from cryolike_convert.execution.children import (
+    ChildProcesses,
+    die_with_parent,
+    ignore_interrupts,
+)
 from cryolike_convert.options import ExecutorName
 
 Task = TypeVar("Task")
@@ -66,9 +71,11 @@ def main_module_is_spawn_safe() -> bool:
     return re.search(r"if\s+__name__\s*==\s*['\"]__main__['\"]", source) is not None
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int) -> None:
     import torch
 
+    die_with_parent(parent_pid)  # no worker outlives the run, even a kill -9'd one
+    ignore_interrupts()  # Ctrl-C reaches the whole group; the parent stops workers
     torch.set_num_threads(1)
 
 
@@ -104,10 +111,14 @@ def map_in_order(
             yield function(task)
         return
     context = multiprocessing.get_context("spawn")
+    started = ChildProcesses()
     with (
         _single_threaded_children(),
         ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker
+            workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         ) as pool,
     ):
         pending: deque[Future[Result]] = deque()
@@ -118,6 +129,11 @@ def map_in_order(
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        except BaseException:
+            # Failed or interrupted: stop the workers now rather than wait for the
+            # stacks they are writing (the caller removes unrecorded files).
+            started.stop()
+            raise
         finally:
             for future in pending:
                 future.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -158,10 +159,27 @@ def atomic_file(path: Path) -> Iterator[_HashingWriter]:
         if isinstance(cause, OSError) and not isinstance(cause, ConversionError):
             raise OutputError(
                 f"{path}: cannot be written ({cause.strerror or cause}); "
-                "free space or fix permissions, then resume the run"
+                f"{write_failure_advice(cause, path)}"
             ) from cause
         raise
     _fsync_dir(path.parent)
+
+
+def write_failure_advice(error: OSError, path: Path) -> str:
+    """What to do about a failed write of ``path``, by the kind of failure."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space, then resume the run (--resume)"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            "fix the permissions of the output folder, then resume the run (--resume)"
+        )
+    if error.errno == errno.ENOENT or not path.parent.is_dir():
+        return (
+            f"its folder {path.parent} was removed while this run was writing it "
+            "(by another program, or a run that did not hold the folder's lock); "
+            "rerun with --resume"
+        )
+    return "check the output folder's file system, then resume the run (--resume)"
 
 
 def _fsync_dir(folder: Path) -> None:
