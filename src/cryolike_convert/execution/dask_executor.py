@@ -7,14 +7,20 @@ files and the driver receives only the small per-stack record.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cryolike_convert.errors import ConversionError, MissingDependencyError
+from cryolike_convert.execution.interrupt import (
+    STOP,
+    deferred_interrupts,
+    raise_if_stopping,
+)
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -26,6 +32,8 @@ RETRIES = 3
 #: Tasks in flight per worker thread: enough to keep workers busy, few enough to
 #: keep the driver's memory bounded whatever the number of stacks.
 IN_FLIGHT_PER_THREAD = 2
+#: Seconds between checks for a signal while waiting for a task.
+POLL_SECONDS = 0.05
 INSTALL_HINT = "pip install 'cryolike-convert[dask]'"
 
 
@@ -61,12 +69,31 @@ class _Outcome(Generic[Result]):
 
 
 def _prepare_worker(parent_pid: int) -> None:
-    """On a local cluster's worker: die with the run, leave Ctrl-C to the run."""
+    """On a local cluster's worker: die with the run, leave Ctrl-C to the run.
+
+    Tasks cancelled because the run was stopped are expected there: the worker's
+    warning about each is not shown.
+    """
     from cryolike_convert.execution.children import die_with_parent, ignore_interrupts
 
     if os.getppid() == parent_pid:
         die_with_parent()
     ignore_interrupts()
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+def _result(future: Any) -> Any:
+    """Wait for a future; a signal stops the wait at once, between polls.
+
+    Raising inside ``distributed``'s own synchronous wait leaves its event loop
+    with a broken callback, so the wait polls :data:`STOP` instead.
+    """
+    with deferred_interrupts():
+        while not future.done():
+            raise_if_stopping()
+            STOP.wait(POLL_SECONDS)
+        raise_if_stopping()
+        return future.result()
 
 
 def _attempt(function: Callable[[Task], Result], task: Task) -> _Outcome[Result]:
@@ -127,8 +154,10 @@ def map_on_dask(
     At most two tasks per worker thread are in flight (re-counted as workers come
     and go), so memory stays bounded. A task that raises an unexpected error is
     retried :data:`RETRIES` times; the tasks of a worker that dies are re-run by the
-    scheduler. A :class:`ConversionError` is raised without retries, once the tasks
-    still in flight have finished (a running Dask task cannot be stopped).
+    scheduler. A :class:`ConversionError` is raised without retries; on a local
+    cluster the tasks in flight are cancelled and the cluster closed, on a remote
+    one they are left to finish (a running Dask task cannot be stopped). A signal
+    (:mod:`cryolike_convert.execution.interrupt`) stops the waits at once.
 
     Parameters
     ----------
@@ -153,17 +182,26 @@ def map_on_dask(
         When dask's distributed scheduler is not installed.
     """
     distributed = import_distributed()
-    with _connect(distributed, workers, scheduler_address) as client:
+    with ExitStack() as scope:
+        with deferred_interrupts():  # a signal during start-up is acted on after it
+            client = scope.enter_context(
+                _connect(distributed, workers, scheduler_address)
+            )
         pending: deque[Any] = deque()
         try:
+            raise_if_stopping()
             for task in tasks:
-                pending.append(
-                    client.submit(_attempt, function, task, retries=RETRIES, pure=False)
-                )
-                if len(pending) >= _in_flight_limit(client, workers):
-                    yield _unwrap(pending.popleft().result())
+                with deferred_interrupts():
+                    pending.append(
+                        client.submit(
+                            _attempt, function, task, retries=RETRIES, pure=False
+                        )
+                    )
+                    full = len(pending) >= _in_flight_limit(client, workers)
+                if full:
+                    yield _unwrap(_result(pending.popleft()))
             while pending:
-                yield _unwrap(pending.popleft().result())
+                yield _unwrap(_result(pending.popleft()))
         except BaseException as error:
             if scheduler_address is None or isinstance(error, KeyboardInterrupt):
                 # Closing the local cluster stops its workers; an interrupted run

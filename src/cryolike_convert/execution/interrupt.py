@@ -25,6 +25,7 @@ from cryolike_convert.output.manifest import Manifest, remove_unrecorded
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Set while a run is being stopped by a signal.
 STOP = threading.Event()
+_DEFERRED = {"depth": 0}
 
 
 def stop_requested() -> bool:
@@ -44,6 +45,21 @@ def raise_if_stopping() -> None:
     """
     if STOP.is_set():
         raise ConversionInterrupted(SignalGuard.last_signal or signal.SIGINT)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Inside this block a signal only sets :data:`STOP`; the block polls for it.
+
+    For waits inside libraries that break when an exception is raised in the
+    middle of them (``distributed``'s synchronous calls): such a wait polls
+    :func:`raise_if_stopping` (or waits on :data:`STOP`) instead.
+    """
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
 
 
 class SignalGuard:
@@ -83,7 +99,7 @@ class SignalGuard:
             self.received = number
             SignalGuard.last_signal = number
             STOP.set()
-        if first and not self._calm:
+        if first and not self._calm and not _DEFERRED["depth"]:
             raise ConversionInterrupted(number)
 
     def calm(self) -> None:
@@ -153,6 +169,7 @@ __all__ = [
     "SIGNALS",
     "STOP",
     "SignalGuard",
+    "deferred_interrupts",
     "interruption",
     "keep_finished",
     "raise_if_stopping",

@@ -208,7 +208,12 @@ def prepare_output(
         except CorruptManifestError as err:
             if resume:
                 aside = _set_aside_damaged(layout)
-                previous = {REBUILD: f"{err} — set aside as {aside.name}", "stacks": []}
+                problem = str(err).split("; ", 1)[0].split(": ", 1)[-1]
+                previous = {
+                    REBUILD: f"{layout.manifest.name} was damaged ({problem}) and is "
+                    f"kept as {aside.name}",
+                    "stacks": [],
+                }
             elif not overwrite:
                 raise
     existing = layout_files(layout) if layout.root.is_dir() else []
