@@ -144,14 +144,21 @@ def check_stacks(
     return infos, sorted(skipped, key=lambda item: item.position)
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters (a NUL, a newline) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _not_found(stored: str, resolved: ResolvedStack | None) -> str:
     """Why the stack file of stored path ``stored`` was not found, and where we looked."""
+    shown = _printable(stored)
     if resolved is None:
-        return f"stack file {stored} not found"
-    where = ", ".join(str(p) for p in resolved.tried)
-    text = f"stack file {stored} not found"
+        return f"stack file {shown} not found"
+    where = ", ".join(_printable(str(p)) for p in resolved.tried)
+    text = f"stack file {shown} not found"
     if resolved.problems:
-        text = f"stack file {stored} cannot be opened ({'; '.join(resolved.problems)})"
+        problems = _printable("; ".join(resolved.problems))
+        text = f"stack file {shown} cannot be opened ({problems})"
     return f"{text} (looked for: {where})" if where else text
 
 
@@ -205,8 +212,18 @@ def determine_pixel_size(
     """
     from_metadata: float | None = None
     if metadata.pixel_size_angstrom is not None and len(metadata):
-        from_metadata = _unique_value(metadata.pixel_size_angstrom, PIXEL_SIZE_RTOL)
-        if from_metadata is None:
+        values = np.asarray(metadata.pixel_size_angstrom, dtype=np.float64)
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size and not (manual is not None and bad.size == len(values)):
+            row = int(bad[0])
+            raise PixelSizeError(
+                f"{metadata.source_path}: {metadata.row_label(row)} — "
+                f"{metadata.label('pixel_size_angstrom')} is {values[row]:g} Å; expected "
+                f"a positive, finite pixel size ({bad.size} row(s) affected). Fix the "
+                "metadata, or pass pixel_size if no row has one."
+            )
+        from_metadata = None if bad.size else _unique_value(values, PIXEL_SIZE_RTOL)
+        if from_metadata is None and not bad.size:
             distinct = np.unique(metadata.pixel_size_angstrom)
             raise PixelSizeError(
                 f"{metadata.source_path}: rows disagree on the pixel size "
@@ -228,7 +245,7 @@ def determine_pixel_size(
     if from_metadata is not None:
         return PixelSize(float(from_metadata), "metadata", from_metadata)
     headers = np.array([info.voxel_size_angstrom for info in infos.values()])
-    headers = headers[headers > 0]
+    headers = headers[np.isfinite(headers) & (headers > 0)]
     value = _unique_value(headers, PIXEL_SIZE_RTOL) if headers.size else None
     if value is None:
         what = "disagree" if headers.size else "are unset (0)"

@@ -171,11 +171,11 @@ def _check_inputs(
         warnings.warn(
             f"{note['file']}: read permissively ({note['warning']})",
             ConversionWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     duplicates = tuple(find_duplicates(kept_rows))
     for found in duplicates:
-        warnings.warn(found.text, ConversionWarning, stacklevel=3)
+        warnings.warn(found.text, ConversionWarning, stacklevel=4)
     return _Prepared(
         kept,
         skipped,
