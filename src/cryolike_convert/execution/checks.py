@@ -153,12 +153,12 @@ def _not_found(stored: str, resolved: ResolvedStack | None) -> str:
     """Why the stack file of stored path ``stored`` was not found, and where we looked."""
     shown = _printable(stored)
     if resolved is None:
-        return f"stack file {shown} not found"
+        return f"stack file not found: {shown}"
     where = ", ".join(_printable(str(p)) for p in resolved.tried)
-    text = f"stack file {shown} not found"
+    text = f"stack file not found: {shown}"
     if resolved.problems:
         problems = _printable("; ".join(resolved.problems))
-        text = f"stack file {shown} cannot be opened ({problems})"
+        text = f"stack file cannot be opened: {shown} ({problems})"
     return f"{text} (looked for: {where})" if where else text
 
 

@@ -80,15 +80,18 @@ def _unescape_mount(text: str) -> str:
     return text
 
 
-def filesystem_type(path: Path) -> str | None:
+def filesystem_type(path: Path, mount_table: str | None = None) -> str | None:
     """The type of the file system holding ``path`` (from ``/proc/self/mounts``).
 
-    Returns ``None`` where the mount table cannot be read (not Linux).
+    ``mount_table`` replaces the contents of ``/proc/self/mounts``. Returns
+    ``None`` where the mount table cannot be read (not Linux).
     """
-    try:
-        lines = Path("/proc/self/mounts").read_text().splitlines()
-    except OSError:
-        return None
+    if mount_table is None:
+        try:
+            mount_table = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return None
+    lines = mount_table.splitlines()
     target = os.path.realpath(path)
     best: tuple[int, str] | None = None
     for line in lines:
@@ -294,7 +297,16 @@ def acquire_output_lock(root: Path) -> OutputLock:
 def _acquire_flock(root: Path, path: Path, reason: str) -> OutputLock | None:
     """The flock of ``path``, or ``None`` where flock is not supported."""
     for _ in range(_ATTEMPTS):
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        flags = os.O_RDWR | os.O_CLOEXEC
+        try:
+            descriptor = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+            created = True
+        except FileExistsError:
+            try:
+                descriptor = os.open(path, flags)
+            except FileNotFoundError:
+                continue  # released meanwhile
+            created = False
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -304,6 +316,8 @@ def _acquire_flock(root: Path, path: Path, reason: str) -> OutputLock | None:
         except OSError as err:
             os.close(descriptor)
             if err.errno in _UNSUPPORTED:
+                if created:  # leave the lock file to the fallback, as it was
+                    path.unlink(missing_ok=True)
                 return None
             raise
         if not _same_file(descriptor, path):  # released and removed meanwhile
