@@ -119,7 +119,7 @@ class ConversionInterrupted(KeyboardInterrupt):
         output_dir: Path | None = None,
     ) -> None:
         if n_stacks_kept is None:
-            text = "interrupted before any stack was written"
+            text = "interrupted before any stack was converted; rerun with --resume"
         else:
             text = f"interrupted: {n_stacks_kept} stacks kept; rerun with --resume"
         super().__init__(text)

@@ -585,6 +585,15 @@ def star_without_defocus(star: Path) -> None:
     write_star(star, blocks)
 
 
+def star_magnification_zero(star: Path) -> None:
+    blocks = _star_blocks(star)
+    optics = blocks["optics"]
+    del optics["rlnImagePixelSize"]
+    optics["rlnDetectorPixelSize"] = [5.0] * len(optics["rlnOpticsGroup"])
+    optics["rlnMagnification"] = [0.0] * len(optics["rlnOpticsGroup"])
+    write_star(star, blocks)
+
+
 def star_garbage(star: Path) -> None:
     star.write_bytes(b"\x00\x01\x02 not a star file \xff\xfe")
 
@@ -641,6 +650,13 @@ OTHER_CASES = [
     ),
     OtherCase(
         "star_garbage", "star", star_garbage, InputFileError, ("particles.star",)
+    ),
+    OtherCase(
+        "star_magnification_zero",  # numpy's divide-by-zero warning must not show
+        "star",
+        star_magnification_zero,
+        InvalidFieldError,
+        ("particles.star", "rlnMagnification", "inf"),
     ),
 ]
 

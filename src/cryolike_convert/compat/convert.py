@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryolike_convert.execution.library_warnings import routed_warnings
 from cryolike_convert.execution.pipeline import ConversionReport, run
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.options import ConversionOptions
@@ -76,7 +77,7 @@ def convert(
     """
     descriptor, params_record = load_params(arguments["params_input"])
     options = wrapper_options(arguments, **fixed)
-    with input_errors_named():
+    with input_errors_named(), routed_warnings():
         result = read()
         stack_folder = resolve_user_path(folder, "stack folder") if folder else None
         metadata, resolution = resolve_stack_paths(
