@@ -10,4 +10,4 @@ fi
 # users install any torch>=2.2.
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dask,cryosparc]" \
-    "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"
+    "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10" "hatchling>=1.18"

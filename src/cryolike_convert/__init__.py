@@ -1,12 +1,11 @@
 """cryolike_convert: CryoSPARC and RELION particle stacks → CryoLike Fourier polar-grid stacks."""
 
-from importlib import metadata as _metadata
-
 from cryolike_convert.compat import (
     convert_particle_stacks_from_cryosparc_job_directory,
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
     convert_particle_stacks_from_indexed_star_file,
+    convert_particle_stacks_from_indexed_star_files,
     convert_particle_stacks_from_paired_star_and_mrc_files,
 )
 from cryolike_convert.errors import ConversionError
@@ -15,11 +14,7 @@ from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
 from cryolike_convert.transform.polar_grid import PolarGrid
-
-try:
-    __version__ = _metadata.version("cryolike-convert")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "unknown"
+from cryolike_convert.version import __version__
 
 __all__ = [
     "ConversionError",
@@ -33,6 +28,7 @@ __all__ = [
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
     "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_indexed_star_files",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
     "run",
 ]

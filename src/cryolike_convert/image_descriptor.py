@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import numpy as np
 
-from cryolike_convert.errors import InputFileError, OutputExistsError, ParamsFileError
+from cryolike_convert.errors import (
+    InputFileError,
+    OutputError,
+    OutputExistsError,
+    ParamsFileError,
+)
+from cryolike_convert.formats.atomic import AtomicWriteError, write_atomic
 from cryolike_convert.formats.npz import (
     OBJECT_MEMBER,
     none_array,
@@ -135,7 +142,7 @@ class ImageDescriptor:
         file = Path(path).expanduser()
         if file.suffix != ".npz":
             raise InputFileError(f"{file}: a params file must be an .npz file")
-        members = read_npz_safely(file, set(DESCRIPTOR_KEYS))
+        members = read_npz_safely(file, set(DESCRIPTOR_KEYS), error=InputFileError)
         missing = [key for key in DESCRIPTOR_KEYS if key not in members]
         if missing:
             raise ParamsFileError(
@@ -233,12 +240,11 @@ class ImageDescriptor:
             raise OutputExistsError(
                 f"{file}: already exists; pass overwrite=True to replace it"
             )
-        from cryolike_convert.output.layout import (
-            write_atomic,  # output imports this module
-        )
-
         file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, lambda handle: write_npz(handle, self.arrays))
+        try:
+            write_atomic(file, lambda handle: write_npz(handle, self.arrays))
+        except AtomicWriteError as err:
+            raise OutputError(err.describe()) from err.cause
         return file
 
     @property
@@ -284,6 +290,19 @@ class ImageDescriptor:
             "precision": self.precision,
             "nyquist_fraction": 4 * grid.radius_max / self.n_pixels[0],
         }
+
+    def summary_lines(self) -> list[str]:
+        """The grid, one ``name: value`` line per item (what :meth:`print` shows)."""
+        return [f"{name}: {value}" for name, value in self.describe().items()]
+
+    def print(self, file: TextIO | None = None) -> None:
+        """Write :meth:`summary_lines` to ``file`` (standard output by default).
+
+        CryoLike's API (its examples call ``image_parameters.print()``); the one
+        library call whose purpose is printing, made only when the caller asks.
+        """
+        stream = sys.stdout if file is None else file
+        stream.write("\n".join(self.summary_lines()) + "\n")
 
 
 def _short(value: np.ndarray) -> str:

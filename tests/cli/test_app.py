@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cryolike_convert import __version__
 from cryolike_convert.cli.app import app
 from cryolike_convert.cli.console import ProgressReporter
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputExistsError
-from cryolike_convert.execution.pipeline import StackRecord
+from cryolike_convert.execution.batch import StackRecord
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
@@ -31,7 +31,7 @@ def project(tmp_path: Path) -> ExampleProject:
     return make_cryosparc_project(tmp_path / "project", n_particles=N_PARTICLES)
 
 
-def convert(project: ExampleProject, out: Path, *extra: str) -> object:
+def convert(project: ExampleProject, out: Path, *extra: str) -> Result:
     arguments = ["cryosparc", str(project.cs_file)]
     arguments += ["--params", str(project.params), "--out", str(out)]
     arguments += ["--batch-size", "8", "--no-plots", *extra]
@@ -272,6 +272,36 @@ def test_inspect_plots_writes_readable_pngs(
         assert pixels.ndim == 3
         assert min(pixels.shape[:2]) > 100
         assert float(np.ptp(pixels)) > 0  # not a blank image
+
+
+def test_convert_writes_one_overview_set_by_default(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    from cryolike_convert.review.inspect import OVERVIEW_PLOTS
+
+    out = tmp_path / "out"
+    arguments = ["cryosparc", str(project.cs_file), "--params", str(project.params)]
+    result = runner.invoke(app, [*arguments, "--out", str(out), "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "plots").iterdir())
+    assert names == sorted(OVERVIEW_PLOTS.values())
+    assert f"overview plots in {out / 'plots'}: " in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(entry["plots"] == {} for entry in manifest["stacks"])
+
+
+def test_plots_per_stack_adds_the_reference_plots_of_every_stack(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = convert(project, out, "--plots-per-stack")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(
+        f"{kind}_stack_{number:06d}.png"
+        for kind in ("particles_phys", "particles_fourier", "power_spectrum")
+        for number in range(3)
+    )
+    assert "overview plots" not in result.stdout
 
 
 def test_inspect_of_a_non_output_folder_exits_1(tmp_path: Path) -> None:

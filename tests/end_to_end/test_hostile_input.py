@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import fcntl
 import io
 import json
 import os
@@ -81,7 +82,8 @@ class Case:
 
 
 def _table(project: ExampleProject) -> np.ndarray:
-    return np.load(project.cs_file, allow_pickle=False)
+    table: np.ndarray = np.load(project.cs_file, allow_pickle=False)
+    return table
 
 
 def _rewrite(project: ExampleProject, table: np.ndarray) -> dict[str, Any]:
@@ -830,7 +832,7 @@ def _flock_unsupported(ctx: Ctx) -> None:
     def unsupported(descriptor: int, operation: int) -> None:
         raise OSError(errno.EOPNOTSUPP, "Operation not supported")
 
-    ctx.monkeypatch.setattr(lock_module.fcntl, "flock", unsupported)
+    ctx.monkeypatch.setattr(fcntl, "flock", unsupported)
 
 
 def _temporary(live: bool, name: str = ".particles_fourier_stack_000001.pt") -> Any:

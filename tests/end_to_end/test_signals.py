@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cryolike_convert.execution.children import descendants
-from cryolike_convert.output.layout import sha256_file
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 from tests.conftest import process_alive
 

@@ -17,7 +17,7 @@ from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
 from cryolike_convert.errors import ImageStackError, MissingDependencyError
-from cryolike_convert.execution.pipeline import BatchTask, StackRecord, convert_batch
+from cryolike_convert.execution.batch import BatchTask, StackRecord, convert_batch
 from cryolike_convert.options import ConversionOptions, OptionError
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
@@ -29,7 +29,7 @@ def scheduler_address() -> Iterator[str]:
     """A two-worker LocalCluster on loopback, shared by this module's tests."""
     from distributed import LocalCluster
 
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2,
         threads_per_worker=1,
         processes=True,

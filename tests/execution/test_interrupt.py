@@ -20,7 +20,7 @@ from cryolike_convert.execution.interrupt import (
     deferred_interrupts,
     raise_if_stopping,
 )
-from cryolike_convert.output.layout import sha256_file
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.review.verify import verify_output
 from cryolike_convert.testing import make_cryosparc_project
 

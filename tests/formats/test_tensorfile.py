@@ -19,7 +19,7 @@ from cryolike_convert.formats.tensorfile import TensorFileWriter, tensor_pickle
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
 def test_blocks_load_as_one_tensor(tmp_path: Path, dtype: type) -> None:
     rng = np.random.default_rng(0)
-    data = rng.normal(size=(11, 4, 6)).astype(dtype)
+    data: np.ndarray = rng.normal(size=(11, 4, 6)).astype(dtype)
     if np.dtype(dtype).kind == "c":
         data = data + 1j * rng.normal(size=data.shape).astype(dtype)
     path = tmp_path / "stack.pt"

@@ -55,8 +55,8 @@ def _manifest(**changes: Any) -> dict[str, Any]:
         ),
         (_manifest(stacks=[ENTRY | {"n_images": -1}]), "negative"),
         (
-            _manifest(stacks=[{k: v for k, v in ENTRY.items() if k != "sha256"}]),
-            "no 'sha256'",
+            _manifest(stacks=[{k: v for k, v in ENTRY.items() if k != "number"}]),
+            "no 'number'",
         ),
         (_manifest(stacks=[ENTRY | {"sha256": {"npz": 5}}]), "not a string"),
         (_manifest(status=None), "'status' is null"),

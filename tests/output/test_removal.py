@@ -99,7 +99,7 @@ def test_a_symbolic_link_is_removed_never_its_target(tmp_path: Path) -> None:
     assert precious.read_text() == "keep me"
 
 
-def _finished_run(tmp_path: Path) -> tuple[Path, Path, object]:
+def _finished_run(tmp_path: Path) -> tuple[Path, Path, Path]:
     project = make_cryosparc_project(tmp_path / "project", n_particles=24)
     out = tmp_path / "out"
     convert(project.params, project.cs_file, folder_output=out, batch_size=8)

@@ -169,7 +169,7 @@ def test_plots_are_written_through_a_temporary_name(
 def test_full_disk_mid_run_leaves_nothing_and_names_the_output(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cryolike_convert.output import layout as output
+    from cryolike_convert.formats import atomic as output
 
     convert = _indexed_cryosparc(tmp_path / "input")
     out = tmp_path / "out"

@@ -7,24 +7,32 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.patches import Polygon
 
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.formats.npz import write_npz
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.output.layout import sha256_file
 from cryolike_convert.output.stack_npz import LENS_KEYS, REQUIRED_NPZ_KEYS
 from cryolike_convert.review.inspect import (
     OVERVIEW_PLOTS,
+    evenly_spaced,
+    iter_stack_rows,
+    load_output_manifest,
+    overview_figures,
     summarize_output,
     write_overview_plots,
 )
 from cryolike_convert.review.verify import verify_output
 from cryolike_convert.testing import make_cryosparc_project
+from cryolike_convert.testing.ctf import make_ctf_cryosparc_project
+from tests.conftest import load_output
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +143,107 @@ def test_overview_plots_are_valid_pngs(converted: Path, tmp_path: Path) -> None:
     for path in paths.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert matplotlib.image.imread(path).ndim == 3
+
+
+@pytest.fixture(scope="module")
+def ctf_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 CTF-modulated particles (48 px, 1.5 Å) in stacks of 16, 16 and 8."""
+    root = tmp_path_factory.mktemp("ctf")
+    project = make_ctf_cryosparc_project(root / "project", n_particles=40, box=48)
+    convert_particle_stacks_from_indexed_cryosparc_file(
+        project.params,
+        project.cs_file,
+        folder_output=root / "out",
+        batch_size=16,
+        flag_plots=False,
+    )
+    return root / "out"
+
+
+def _row_labels(out: Path, positions: np.ndarray) -> list[str]:
+    npz = load_output(out)["npz"]
+    rows = np.concatenate([part["source_row"] for part in npz])[positions]
+    uids = np.concatenate([part["source_uid"] for part in npz])[positions]
+    return [f"row {r:,}\nuid {u}" for r, u in zip(rows, uids, strict=True)]
+
+
+def test_evenly_spaced_positions_cover_both_ends() -> None:
+    assert evenly_spaced(40, 16).tolist() == [
+        0, 3, 5, 8, 10, 13, 16, 18, 21, 23, 26, 29, 31, 34, 36, 39,
+    ]  # fmt: skip
+    assert evenly_spaced(5, 16).tolist() == [0, 1, 2, 3, 4]
+    assert evenly_spaced(0, 16).size == 0
+    assert evenly_spaced(10**7, 1024).size == 1024
+
+
+def test_overview_montages_sample_the_whole_output_in_source_order(
+    ctf_output: Path,
+) -> None:
+    figures = overview_figures(ctf_output)
+    shown = evenly_spaced(40, 16)
+    everything = load_output(ctf_output)
+    for kind in ("physical", "fourier"):
+        figure = figures[kind]
+        assert "16 of 40 images, evenly spaced in source order" in (
+            figure.get_suptitle()
+        )
+        panels = [a for a in figure.axes if a.get_label() != "<colorbar>"]
+        assert [a.get_title() for a in panels] == _row_labels(ctf_output, shown)
+        assert sum(a.get_label() == "<colorbar>" for a in figure.axes) == 1
+    panels = [a for a in figures["physical"].axes if a.get_label() != "<colorbar>"]
+    for axis, position in zip(panels, shown, strict=True):
+        np.testing.assert_array_equal(
+            axis.images[0].get_array(), everything["phys"][position]
+        )
+
+
+def test_overview_power_spectrum_averages_evenly_spaced_images(
+    ctf_output: Path,
+) -> None:
+    figure = overview_figures(ctf_output, max_spectrum_images=8)["power_spectrum"]
+    assert "mean of 8 of 40 images, evenly spaced" in figure.get_suptitle()
+    fourier = load_output(ctf_output)["fourier"][evenly_spaced(40, 8)]
+    direct = (np.abs(fourier.astype(np.complex128)) ** 2).mean(axis=(0, 2))
+    line = figure.axes[0].get_lines()[0]
+    drawn = np.asarray(line.get_ydata())
+    np.testing.assert_allclose(drawn, direct[-len(drawn) :], rtol=1e-5)
+    box = 48 * 1.5
+    assert figure.axes[0].get_xlim() == pytest.approx((1 / box, 1 / 3.0))
+
+
+def test_overview_ctf_panels_cover_every_image(ctf_output: Path) -> None:
+    figure = overview_figures(ctf_output)["ctf"]
+    assert figure.get_suptitle().endswith("CTF parameters of 40 images")
+    outline = cast(Polygon, figure.axes[1].patches[0]).get_xy()
+    assert outline[1:-1:2, 1].sum() == 40
+    listed = figure.axes[3].texts[0].get_text()
+    assert "images: 40 in 3 stack(s)" in listed
+    assert "voltage: 300 kV" in listed
+    assert "spherical aberration Cs: 2.7 mm" in listed
+    assert "amplitude contrast: 0.1" in listed
+
+
+def test_stack_rows_are_read_as_a_full_load_gives_them(ctf_output: Path) -> None:
+    layout, manifest = load_output_manifest(ctf_output)
+    positions = np.array([0, 1, 15, 16, 17, 30, 39])
+    everything = load_output(ctf_output)
+    for kind, key in (("fourier", "fourier"), ("phys", "phys")):
+        blocks = list(iter_stack_rows(layout, manifest, kind, positions, block=2))
+        assert [len(b) for b in blocks] == [2, 1, 2, 1, 1]  # per stack, then blocks
+        np.testing.assert_array_equal(
+            np.concatenate(blocks), everything[key][positions]
+        )
+
+
+def test_stack_rows_check_the_image_count(output: Path) -> None:
+    manifest = _manifest(output)
+    manifest["stacks"][1]["n_images"] = 9
+    _save_manifest(output, manifest)
+    layout, document = load_output_manifest(output)
+    path = output / "fft" / "particles_fourier_stack_000001.pt"
+    with pytest.raises(OutputError, match=r"holds 8 images; manifest\.json says 9"):
+        list(iter_stack_rows(layout, document, "fourier", np.array([12])))
+    assert path.is_file()
 
 
 def test_verify_passes_on_a_fresh_conversion(converted: Path) -> None:

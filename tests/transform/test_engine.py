@@ -41,7 +41,8 @@ def direct_dft(images: np.ndarray, grid: PolarGrid) -> np.ndarray:
     phase_b = np.exp(-1j * np.outer(k2, b))
     values = np.einsum("pa,mab,pb->mp", phase_a, images.astype(np.float64), phase_b)
     scale = 2.0 / np.sqrt(n_x * n_y) * 2 * np.pi
-    return (values * scale).reshape(len(images), grid.n_shells, grid.n_inplanes)
+    exact: np.ndarray = values * scale
+    return exact.reshape(len(images), grid.n_shells, grid.n_inplanes)
 
 
 @pytest.mark.parametrize("precision", ["single", "double"])

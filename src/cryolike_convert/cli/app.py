@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from cryolike_convert import __version__
 from cryolike_convert.cli.console import reports_errors, set_debug
 from cryolike_convert.cli.convert import convert_app
+from cryolike_convert.version import __version__
 
 app = typer.Typer(
     name="cryolike-convert",

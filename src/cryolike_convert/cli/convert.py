@@ -116,6 +116,14 @@ def _run_conversion(
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
     typer.echo(conversion_summary(report))
+    if settings.plots and any(int(entry["n_images"]) for entry in report.stacks):
+        from cryolike_convert.review.inspect import write_overview_plots
+
+        folder = report.output_dir / "plots"
+        names = ", ".join(
+            p.name for p in write_overview_plots(report.output_dir, folder).values()
+        )
+        typer.echo(f"overview plots in {folder}: {names}")
 
 
 @convert_app.command("cryosparc")

@@ -43,6 +43,7 @@ class ConvertSettings:
     downsample: int
     downsample_type: DownsampleType
     plots: bool
+    plots_per_stack: bool
     overwrite: bool
     resume: bool
     skip_missing: bool
@@ -63,7 +64,7 @@ class ConvertSettings:
             "downsample_factor": self.downsample,
             "downsample_type": self.downsample_type.value,
             "skip_exist": self.resume,
-            "flag_plots": self.plots,
+            "flag_plots": self.plots_per_stack,
             "overwrite": self.overwrite,
             "on_missing": "skip" if self.skip_missing else "error",
             "on_invalid": "skip" if self.skip_invalid else "error",
@@ -121,8 +122,26 @@ SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ),
     (
         "plots",
-        Annotated[bool, typer.Option("--plots/--no-plots", help="PNGs per stack.")],
+        Annotated[
+            bool,
+            typer.Option(
+                "--plots/--no-plots",
+                help="Overview PNGs of the run in OUT/plots (montages, power "
+                "spectrum, CTF).",
+            ),
+        ],
         True,
+    ),
+    (
+        "plots_per_stack",
+        Annotated[
+            bool,
+            typer.Option(
+                "--plots-per-stack",
+                help="Also CryoLike's 3 PNGs per stack (Python: flag_plots=True).",
+            ),
+        ],
+        False,
     ),
     (
         "overwrite",

@@ -7,6 +7,7 @@ from cryolike_convert.compat.cryosparc import (
 )
 from cryolike_convert.compat.relion import (
     convert_particle_stacks_from_indexed_star_file,
+    convert_particle_stacks_from_indexed_star_files,
     convert_particle_stacks_from_paired_star_and_mrc_files,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
     "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_indexed_star_files",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
 ]

@@ -163,7 +163,13 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     )
 
 
+#: The name used in CryoLike's tutorial (``read_star_file.rst``).
+convert_particle_stacks_from_indexed_star_files = (
+    convert_particle_stacks_from_indexed_star_file
+)
+
 __all__ = [
     "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_indexed_star_files",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
 ]

@@ -19,13 +19,9 @@ from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.layout import (
-    OutputLayout,
-    atomic_file,
-    save_npz,
-    stack_npz_arrays,
-)
+from cryolike_convert.output.layout import OutputLayout, atomic_file, save_npz
 from cryolike_convert.output.manifest import row_ranges
+from cryolike_convert.output.stack_npz import stack_npz_arrays
 from cryolike_convert.readers.mrc import read_images
 from cryolike_convert.transform.engine import images_to_fourier_polar
 from cryolike_convert.transform.preprocess import (
@@ -34,6 +30,7 @@ from cryolike_convert.transform.preprocess import (
     find_invalid_images,
     normalize_fourier,
 )
+from cryolike_convert.transform.spectrum import PowerSpectrum
 
 #: Largest number of images per processing block, and the Fourier bytes a block
 #: should stay under (blocks of 64 at 128 px, 16 at 256 px).
@@ -99,8 +96,7 @@ class _Progress:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     images: list[np.ndarray] = field(default_factory=list)
     fourier: list[np.ndarray] = field(default_factory=list)
-    power_sum: np.ndarray | float = 0.0
-    n_images: int = 0
+    power: PowerSpectrum = field(default_factory=PowerSpectrum)
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
             ("read", "preprocess", "transform", "write"), 0.0
@@ -112,9 +108,7 @@ class _Progress:
         if shown < PREVIEW:
             self.images.append(images[: PREVIEW - shown].copy())
             self.fourier.append(fourier[: PREVIEW - shown].copy())
-        power = np.abs(fourier) ** 2
-        self.power_sum = self.power_sum + power.mean(axis=2).sum(axis=0)
-        self.n_images += len(fourier)
+        self.power.add(fourier)
 
 
 def _read_rows(task: BatchTask, positions: np.ndarray) -> np.ndarray:
@@ -246,17 +240,18 @@ def convert_batch(task: BatchTask) -> StackRecord:
     )
     digests["npz"] = save_npz(paths["npz"], arrays)
     plots: dict[str, str] = {}
-    if task.options.make_plots and state.n_images:
-        from cryolike_convert.output.plots import save_stack_plots
+    if task.options.make_plots and state.power.n_images:
+        from cryolike_convert.output.plots import image_labels, save_stack_plots
 
         plot_paths = layout.plot_files(task.plan.number)
-        power = np.asarray(state.power_sum, dtype=np.float64) / state.n_images
+        shown = rows.take(np.arange(min(PREVIEW, len(rows))))
         save_stack_plots(
             np.concatenate(state.images),
             np.concatenate(state.fourier),
             task.descriptor,
             plot_paths,
-            power=power,
+            power=state.power,
+            labels=image_labels(shown.source_row, shown.uid),
         )
         plots = {kind: layout.relative(path) for kind, path in plot_paths.items()}
     state.timings["write"] += time.perf_counter() - started

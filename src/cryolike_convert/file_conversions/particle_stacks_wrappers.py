@@ -5,6 +5,7 @@ from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc,
     convert_particle_stacks_from_indexed_cryosparc_file,
     convert_particle_stacks_from_indexed_star_file,
+    convert_particle_stacks_from_indexed_star_files,
     convert_particle_stacks_from_paired_star_and_mrc_files,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "convert_particle_stacks_from_indexed_cryosparc",
     "convert_particle_stacks_from_indexed_cryosparc_file",
     "convert_particle_stacks_from_indexed_star_file",
+    "convert_particle_stacks_from_indexed_star_files",
     "convert_particle_stacks_from_paired_star_and_mrc_files",
 ]

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-
-from cryolike_convert.errors import InputFileError
 
 #: Marker for a member whose dtype is ``object``: it is never loaded (that would
 #: unpickle it), only recognised.
 OBJECT_MEMBER = object()
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+#: What reading a corrupt member raises (bad CRC, broken deflate stream, cut short,
+#: unknown compression); ``OSError`` is left out: ``error`` may be one.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
-def read_npz_safely(path: Path, keys: set[str] | None = None) -> dict[str, object]:
+def read_npz_safely(
+    path: Path,
+    keys: set[str] | None = None,
+    *,
+    error: Callable[[str], Exception] = ValueError,
+) -> dict[str, object]:
     """Read the members of an ``.npz`` file without ever unpickling anything.
 
     Parameters
@@ -28,6 +35,9 @@ def read_npz_safely(path: Path, keys: set[str] | None = None) -> dict[str, objec
         The ``.npz`` file.
     keys
         Only these members are read (all when ``None``).
+    error
+        The exception class raised (with a message naming the file), so that
+        callers choose their own error type; this module imports nothing of ours.
 
     Returns
     -------
@@ -37,27 +47,33 @@ def read_npz_safely(path: Path, keys: set[str] | None = None) -> dict[str, objec
 
     Raises
     ------
-    InputFileError
-        If the file is missing or is not a readable npz archive.
+    Exception
+        ``error(message)`` if the file is missing, is not a readable npz archive,
+        or holds a damaged member.
     """
     try:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError as err:
-        raise InputFileError(f"{path}: file not found") from err
+        raise error(f"{path}: file not found") from err
     except (zipfile.BadZipFile, OSError) as err:
-        raise InputFileError(f"{path}: not a readable .npz archive ({err})") from err
+        raise error(f"{path}: not a readable .npz archive ({err})") from err
     out: dict[str, object] = {}
     with archive:
         for name in archive.namelist():
             key = name[:-4] if name.endswith(".npy") else name
             if keys is not None and key not in keys:
                 continue
-            with archive.open(name) as member:
-                out[key] = _read_member(path, key, member)
+            try:
+                with archive.open(name) as member:
+                    out[key] = _read_member(path, key, member, error)
+            except _DAMAGED as err:
+                raise error(f"{path}: member {key!r} is damaged ({err})") from err
     return out
 
 
-def _read_member(path: Path, key: str, member: IO[bytes]) -> object:
+def _read_member(
+    path: Path, key: str, member: IO[bytes], error: Callable[[str], Exception]
+) -> object:
     try:
         version = np.lib.format.read_magic(member)
         if version == (1, 0):
@@ -65,9 +81,7 @@ def _read_member(path: Path, key: str, member: IO[bytes]) -> object:
         else:
             _, _, dtype = np.lib.format.read_array_header_2_0(member)
     except ValueError as err:
-        raise InputFileError(
-            f"{path}: member {key!r} is not a .npy array ({err})"
-        ) from err
+        raise error(f"{path}: member {key!r} is not a .npy array ({err})") from err
     if dtype.hasobject:
         return OBJECT_MEMBER
     member.seek(0)
@@ -75,7 +89,7 @@ def _read_member(path: Path, key: str, member: IO[bytes]) -> object:
     try:
         return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except ValueError as err:
-        raise InputFileError(f"{path}: member {key!r} cannot be read ({err})") from err
+        raise error(f"{path}: member {key!r} cannot be read ({err})") from err
 
 
 def write_npz(target: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:

@@ -1,10 +1,8 @@
-"""The on-disk output: layout and names, atomic writers, the per-stack npz."""
+"""The on-disk output: layout and names, and atomic writes of output files."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,10 +12,10 @@ from typing import IO
 
 import numpy as np
 
-from cryolike_convert.errors import ConversionError, OutputError
-from cryolike_convert.formats.npz import none_array, write_npz
-from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.errors import OutputError
+from cryolike_convert.formats import atomic
+from cryolike_convert.formats.atomic import HashingWriter, is_temporary
+from cryolike_convert.formats.npz import write_npz
 
 STACK_KINDS = ("fourier", "npz", "phys")
 _STACK_FILE = re.compile(r"^particles_(fourier|phys)_stack_\d{6}\.(pt|npz)$")
@@ -97,46 +95,9 @@ class OutputLayout:
         return path.relative_to(self.root).as_posix()
 
 
-class _HashingWriter:
-    """A binary file wrapper that hashes what is written through it."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-        self.error: OSError | None = None
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        try:
-            return self._handle.write(data)
-        except OSError as err:
-            # Remembered: torch.save turns it into a RuntimeError without context.
-            self.error = err
-            raise
-
-    def flush(self) -> None:
-        self._handle.flush()
-
-
-_TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
-
-
-def temporary_name(path: Path) -> Path:
-    """The hidden temporary name ``path`` is written under (``.NAME.PID.tmp``)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def is_temporary(path: Path) -> bool:
-    """Whether ``path`` is a temporary file left by :func:`atomic_file`."""
-    return bool(_TEMPORARY.match(path.name))
-
-
 @contextmanager
-def atomic_file(path: Path) -> Iterator[_HashingWriter]:
-    """Write ``path`` through a temporary file in the same folder, fsync, then rename.
-
-    An interrupted write leaves only a ``.tmp`` file that no reader picks up (a
-    resumed run removes it).
+def atomic_file(path: Path) -> Iterator[HashingWriter]:
+    """Write an output file atomically (see :func:`formats.atomic.atomic_file`).
 
     Raises
     ------
@@ -144,25 +105,13 @@ def atomic_file(path: Path) -> Iterator[_HashingWriter]:
         If the file cannot be written (disk full, permission denied, ...), naming
         ``path``; nothing is left under ``path`` or the temporary name.
     """
-    temporary = temporary_name(path)
-    writer: _HashingWriter | None = None
     try:
-        with open(temporary, "wb") as handle:
-            writer = _HashingWriter(handle)
+        with atomic.atomic_file(path) as writer:
             yield writer
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as err:
-        temporary.unlink(missing_ok=True)
-        cause = writer.error if writer is not None and writer.error else err
-        if isinstance(cause, OSError) and not isinstance(cause, ConversionError):
-            raise OutputError(
-                f"{path}: cannot be written ({cause.strerror or cause}); "
-                f"{write_failure_advice(cause, path)}"
-            ) from cause
-        raise
-    _fsync_dir(path.parent)
+    except atomic.AtomicWriteError as err:
+        raise OutputError(
+            f"{err.describe()}; {write_failure_advice(err.cause, path)}"
+        ) from err.cause
 
 
 def write_failure_advice(error: OSError, path: Path) -> str:
@@ -182,88 +131,19 @@ def write_failure_advice(error: OSError, path: Path) -> str:
     return "check the output folder's file system, then resume the run (--resume)"
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
-    """Write a file atomically with ``write(handle)``; return its sha256."""
+    """Write an output file atomically with ``write(handle)``; return its sha256.
+
+    Raises
+    ------
+    OutputError
+        As :func:`atomic_file`.
+    """
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
     return writer.digest.hexdigest()
 
 
-def stack_npz_arrays(
-    descriptor: ImageDescriptor,
-    rows: ParticleMetadata,
-    reference_pixel_size: float | None,
-    stack_range: tuple[int, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """The per-stack npz: 11 descriptor keys, 15 lens keys, counts and provenance.
-
-    Grid keys are copied bit for bit from the params file; per-image lens arrays
-    hold exactly this stack's images, in their source dtype.
-    """
-    arrays: dict[str, np.ndarray] = {
-        key: descriptor.arrays[key] for key in DESCRIPTOR_KEYS
-    }
-    arrays["defocusU"] = rows.defocus_u_angstrom
-    arrays["defocusV"] = rows.defocus_v_angstrom
-    arrays["defocusAngle"] = rows.defocus_angle_rad
-    arrays["phaseShift"] = rows.phase_shift_rad
-    arrays["sphericalAberration"] = _scalar(rows.spherical_aberration_mm)
-    arrays["voltage"] = _scalar(rows.voltage_kv)
-    arrays["amplitudeContrast"] = _scalar(rows.amplitude_contrast_fraction)
-    arrays["angleRotation"] = _optional(rows.angle_rotation_rad)
-    arrays["angleTilt"] = _optional(rows.angle_tilt_rad)
-    arrays["anglePsi"] = _optional(rows.angle_psi_rad)
-    arrays["ref_pixel_size"] = (
-        none_array()
-        if reference_pixel_size is None
-        else np.full(2, reference_pixel_size, dtype=np.float64)
-    )
-    arrays["files"] = rows.stored_path
-    arrays["idxs"] = rows.stored_index
-    arrays["ctfBfactor"] = _optional(rows.ctf_bfactor)
-    arrays["ctfScalefactor"] = _optional(rows.ctf_scalefactor)
-    arrays["n_images"] = np.array(len(rows), dtype=np.int64)
-    if stack_range is not None:
-        arrays["stack_start"] = np.array(stack_range[0], dtype=np.int64)
-        arrays["stack_end"] = np.array(stack_range[1], dtype=np.int64)
-    arrays["source_row"] = rows.source_row.astype(np.int64)
-    if rows.uid is not None:
-        arrays["source_uid"] = rows.uid.astype(np.uint64)
-    arrays["source_file"] = rows.stack_paths()
-    arrays["source_index"] = rows.stack_index.astype(np.int64)
-    return arrays
-
-
-def _scalar(values: np.ndarray) -> np.ndarray:
-    return np.array(float(values[0]) if len(values) else np.nan, dtype=np.float64)
-
-
-def _optional(values: np.ndarray | None) -> np.ndarray:
-    return none_array() if values is None else values
-
-
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
     """Write the per-stack npz atomically; return its sha256."""
     return write_atomic(path, lambda handle: write_npz(handle, arrays))
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

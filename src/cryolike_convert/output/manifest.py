@@ -17,13 +17,16 @@ from cryolike_convert.errors import (
     OutputError,
     OutputExistsError,
 )
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.output.input_stamps import check_unchanged
-from cryolike_convert.output.layout import OutputLayout, sha256_file, write_atomic
+from cryolike_convert.output.layout import OutputLayout, write_atomic
 from cryolike_convert.output.manifest_schema import (
     DAMAGED_SUFFIX,
-    MANIFEST_FORMAT,
     recovery_advice,
     validate_manifest,
+)
+from cryolike_convert.output.manifest_schema import (
+    MANIFEST_FORMAT as MANIFEST_FORMAT,
 )
 from cryolike_convert.output.removal import (
     check_no_linked_folders,

@@ -32,7 +32,7 @@ _ENTRY: dict[str, tuple[type, ...]] = {
     "source_rows": (list,),
     "skipped": (list,),
 }
-_REQUIRED_ENTRY = ("number", "n_images", "files", "sha256")
+_REQUIRED_ENTRY = ("number", "n_images")
 
 
 def recovery_advice(path: Path) -> str:

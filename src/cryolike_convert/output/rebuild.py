@@ -20,16 +20,13 @@ import numpy as np
 import torch
 
 from cryolike_convert.errors import ConversionError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.formats.npz import OBJECT_MEMBER, read_npz_safely
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
-from cryolike_convert.output.layout import (
-    OutputLayout,
-    sha256_file,
-    stack_npz_arrays,
-)
+from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.manifest import row_ranges
-from cryolike_convert.output.stack_npz import same_bits
+from cryolike_convert.output.stack_npz import same_bits, stack_npz_arrays
 
 _FOURIER_DTYPES = {"single": torch.complex64, "double": torch.complex128}
 

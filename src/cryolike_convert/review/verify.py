@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from cryolike_convert.errors import ConversionError
+from cryolike_convert.errors import ConversionError, InputFileError
+from cryolike_convert.formats.atomic import sha256_file
 from cryolike_convert.formats.npz import OBJECT_MEMBER, read_npz_safely
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.output.layout import OutputLayout, sha256_file
+from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.stack_npz import (
     REQUIRED_NPZ_KEYS,
     member_problem,
@@ -76,7 +77,7 @@ def _reference_arrays(
     report.params_path = params
     try:
         ImageDescriptor.load(params)
-        return read_npz_safely(params, set(DESCRIPTOR_KEYS))
+        return read_npz_safely(params, set(DESCRIPTOR_KEYS), error=InputFileError)
     except ConversionError as err:
         report.add(params, f"params file cannot be used ({err})")
         return None
@@ -155,7 +156,7 @@ def _check_npz(
     report: VerificationReport,
 ) -> dict[str, object]:
     try:
-        members = read_npz_safely(path)
+        members = read_npz_safely(path, error=InputFileError)
     except ConversionError as err:
         report.add(path, str(err))
         return {}

@@ -12,6 +12,11 @@ from cryolike_convert.testing.cryosparc import (
     make_cryosparc_project,
     write_cs,
 )
+from cryolike_convert.testing.ctf import (
+    Optics,
+    make_ctf_cryosparc_project,
+    make_ctf_projections,
+)
 from cryolike_convert.testing.images import (
     make_projections,
     random_rotations,
@@ -30,11 +35,14 @@ __all__ = [
     "CS_CTF_DTYPE",
     "ExampleJob",
     "ExampleProject",
+    "Optics",
     "RelionProject",
     "cs_table",
     "cs_table_to_star",
     "make_cryosparc_job",
     "make_cryosparc_project",
+    "make_ctf_cryosparc_project",
+    "make_ctf_projections",
     "make_projections",
     "make_relion_project",
     "random_rotations",
