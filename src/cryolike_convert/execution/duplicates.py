@@ -57,6 +57,9 @@ def _repeats(keys: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if np.all(keys[1:] > keys[:-1]):  # the usual case: rows in stack order
         return np.empty(0, dtype=np.int64)
+    ordered = np.sort(keys)  # a plain sort is cheaper than argsort: try it first
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return np.empty(0, dtype=np.int64)
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     same = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
