@@ -133,5 +133,9 @@ class ConversionInterrupted(KeyboardInterrupt):
         return 128 + int(self.signal_number)
 
 
+class DeviceError(ConversionError, ValueError):
+    """The requested compute device does not exist or this torch build cannot use it."""
+
+
 class ConversionWarning(UserWarning):
     """A recoverable oddity in the input that cryolike worked around."""

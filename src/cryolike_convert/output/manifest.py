@@ -45,7 +45,7 @@ REBUILD = "rebuild_from_stacks"
 def package_versions() -> dict[str, str]:
     """Versions of cryolike and the libraries that shape its numbers."""
     versions = {}
-    for name in ("cryolike-convert", "numpy", "torch", "finufft", "mrcfile", "scipy"):
+    for name in ("cryolike-convert", "numpy", "torch", "ducc0", "mrcfile", "scipy"):
         try:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:

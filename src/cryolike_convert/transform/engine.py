@@ -1,101 +1,87 @@
-"""Cartesian images → samples of their Fourier transform on the polar grid (finufft)."""
+"""Cartesian images → samples of their Fourier transform on the polar grid.
+
+One entry point, :func:`images_to_fourier_polar`, and a thread-safe cache of plans,
+one per grid, image shape, precision and device (:func:`transform_plan`):
+
+- single precision, any device: :class:`SparsePolarTransform` (torch; a padded
+  ``rfft2`` and a precomputed sparse interpolation matrix);
+- double precision on CPU: :class:`DuccPolarTransform` (``ducc0``);
+- double precision on CUDA: :class:`SparsePolarTransform` with the wider kernel.
+
+Every path transforms each image on its own, single-threaded where the library
+allows it and without timing-based planning, so the output bytes are a function of
+the image, the grid, the precision and the device only: not of the thread count, the
+block an image is transformed in, or the process.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import threading
+from collections import OrderedDict
+from typing import Protocol
 
-import finufft
 import numpy as np
+import torch
 
+from cryolike_convert.errors import DeviceError
+from cryolike_convert.transform.ducc_transform import DuccPolarTransform
 from cryolike_convert.transform.polar_grid import PolarGrid
+from cryolike_convert.transform.sparse_transform import SparsePolarTransform
+from cryolike_convert.transform.spreading_kernel import Precision
 
-#: finufft tolerance per precision: CryoLike's single-precision setting (1e-6) and a
-#: double-precision one that keeps the transform exact to ~1e-12.
-EPSILON = {"single": 1e-6, "double": 1e-12}
-_FFTW_MEASURE = 0
-_FFTW_ESTIMATE = 64
+#: Plans kept at once (a single-precision plan at box 512 holds ~140 MB of weights).
+MAX_PLANS = 4
 
-
-@dataclass(frozen=True, slots=True)
-class _PlanKey:
-    shape: tuple[int, int]
-    radius_max: float
-    dist_radii: float
-    n_inplanes: int
-    precision: str
-    n_trans: int
+_COMPLEX_DTYPES = {"single": np.complex64, "double": np.complex128}
 
 
-_PLANS: dict[_PlanKey, finufft.Plan] = {}
+class PolarTransform(Protocol):
+    """A plan: fills ``out`` with the polar transform of ``images`` (see module).
 
-
-def polar_frequencies(
-    grid: PolarGrid, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Finufft coordinates of the grid points for images of ``shape``, float64.
-
-    ``k1 = x * 2 pi * 2 / n_x`` along array axis 1 (MRC rows) and ``k2`` likewise
-    along axis 2 (MRC columns), CryoLike's mapping.
+    ``batch_size`` is the number of images it transforms per internal step; the
+    sparse engine always computes full steps, so callers waste no work when their
+    blocks are multiples of it.
     """
-    x_points, y_points = grid.points()
-    return ((x_points * 2 * np.pi) * 2) / shape[0], (
-        (y_points * 2 * np.pi) * 2
-    ) / shape[1]
+
+    batch_size: int
+
+    def __call__(self, images: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` (``(n_images, n_shells, n_angles)``) and return it."""
+        ...
 
 
-def _plan(
-    grid: PolarGrid, shape: tuple[int, int], precision: str, n_trans: int
-) -> finufft.Plan:
-    key = _PlanKey(
-        shape, grid.radius_max, grid.dist_radii, grid.n_inplanes, precision, n_trans
-    )
-    plan = _PLANS.get(key)
-    if plan is None:
-        real = np.float32 if precision == "single" else np.float64
-        plan = finufft.Plan(
-            2,
-            shape,
-            n_trans=n_trans,
-            eps=EPSILON[precision],
-            isign=-1,
-            dtype="complex64" if precision == "single" else "complex128",
-            nthreads=1,
-            fftw=_FFTW_MEASURE if n_trans > 1 else _FFTW_ESTIMATE,
-        )
-        k1, k2 = polar_frequencies(grid, shape)
-        plan.setpts(
-            np.ascontiguousarray(k1, dtype=real), np.ascontiguousarray(k2, dtype=real)
-        )
-        _PLANS[key] = plan
-    return plan
+_PlanKey = tuple[float, float, int, tuple[int, int], str, str]
+_LOCK = threading.Lock()
+_PLANS: OrderedDict[_PlanKey, PolarTransform] = OrderedDict()
+_BUILDING: dict[_PlanKey, threading.Lock] = {}
 
 
 def images_to_fourier_polar(
     images: np.ndarray,
     grid: PolarGrid,
-    precision: Literal["single", "double"] = "single",
-    chunk_pairs: int = 8,
+    precision: Precision = "single",
+    device: str | torch.device = "cpu",
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Evaluate the Fourier transform of real images on the polar grid.
 
     ``F[m, s, t] = c * sum_{a,b} I[m,a,b] exp(-i (k1 a' + k2 b'))`` with
-    ``a' = a - n_x // 2``, ``c = 4 pi / sqrt(n_x n_y)``, at the point of shell ``s``
-    and angle ``2 pi t / T``. Two real images are packed into one complex transform
-    and separated with the grid's antipodal symmetry (slot ``t + T/2`` is ``-k``).
+    ``a' = a - n_x // 2``, ``b' = b - n_y // 2``, ``c = 4 pi / sqrt(n_x n_y)`` and
+    ``(k1, k2)`` the point of shell ``s`` at angle ``2 pi t / T`` in radians per
+    pixel (:func:`~cryolike_convert.transform.polar_grid.pixel_frequencies`).
 
     Parameters
     ----------
     images
-        Real images, shape ``(n_images, n_x, n_y)``.
+        Real images, shape ``(n_images, n_x, n_y)``, float32 or float64.
     grid
         The polar grid.
     precision
-        ``'single'`` gives complex64 (finufft eps 1e-6), ``'double'`` complex128
-        (eps 1e-12).
-    chunk_pairs
-        Image pairs per finufft call.
+        ``'single'`` (complex64 output, within 2e-6 relative of the exact
+        transform) or ``'double'`` (complex128, within 1e-11).
+    device
+        ``'cpu'`` or a CUDA device (``'cuda'``, ``'cuda:1'``); the result is always
+        a host array.
     out
         Optional C-contiguous array of the result's shape and dtype to fill.
 
@@ -105,53 +91,94 @@ def images_to_fourier_polar(
         Shape ``(n_images, n_shells, n_inplanes)``, complex64 or complex128.
     """
     n_images, n_x, n_y = images.shape
-    complex_dtype = np.complex64 if precision == "single" else np.complex128
-    n_shells, n_angles = grid.n_shells, grid.n_inplanes
     if out is None:
-        out = np.empty((n_images, n_shells, n_angles), dtype=complex_dtype)
+        out = np.empty(
+            (n_images, grid.n_shells, grid.n_inplanes),
+            dtype=_COMPLEX_DTYPES[precision],
+        )
     if n_images == 0:
         return out
-    scale = 2.0 / np.sqrt(n_x * n_y) * 2 * np.pi
-    pack = n_angles % 2 == 0
-    per_call = 2 * chunk_pairs if pack else chunk_pairs
-    plan = _plan(grid, (n_x, n_y), precision, chunk_pairs)
-    buffer = np.zeros((chunk_pairs, n_x, n_y), dtype=complex_dtype)
-    mirrored = np.empty((chunk_pairs, n_shells, n_angles), dtype=complex_dtype)
-    for start in range(0, n_images, per_call):
-        block = images[start : start + per_call]
-        buffer[:] = 0
-        if pack:
-            buffer[: (len(block) + 1) // 2].real = block[0::2]
-            buffer[: len(block) // 2].imag = block[1::2]
-        else:
-            buffer[: len(block)].real = block
-        result = plan.execute(buffer).reshape(chunk_pairs, n_shells, n_angles)
-        if pack:
-            _unpack_pairs(result, mirrored, scale / 2, out[start : start + len(block)])
-        else:
-            np.multiply(
-                result[: len(block)], scale, out=out[start : start + len(block)]
-            )
-    return out
+    return transform_plan(grid, (n_x, n_y), precision, device)(images, out)
 
 
-def _unpack_pairs(
-    packed: np.ndarray, mirrored: np.ndarray, scale: float, out: np.ndarray
-) -> np.ndarray:
-    """Split transforms of ``A + iB`` into those of the real images ``A`` and ``B``.
+def transform_plan(
+    grid: PolarGrid,
+    shape: tuple[int, int],
+    precision: Precision = "single",
+    device: str | torch.device = "cpu",
+) -> PolarTransform:
+    """The cached plan for ``grid``, image ``shape``, ``precision`` and ``device``.
 
-    With ``Z(k) = F_A(k) + i F_B(k)`` and ``Z(-k)`` at angle slot ``t + T/2``:
-    ``F_A = (Z + conj Z(-k)) / 2`` and ``F_B = -i (Z - conj Z(-k)) / 2``. Works in
-    place on ``packed`` and ``mirrored`` (``(n_pairs, S, T)``) and writes ``out``
-    (``(n_images, S, T)``, images ``2j`` and ``2j + 1`` from pair ``j``).
+    Built on first use (once, even when several threads ask at the same time); the
+    :data:`MAX_PLANS` most recently used plans are kept.
     """
-    half = packed.shape[-1] // 2
-    packed *= scale
-    np.conjugate(packed[..., half:], out=mirrored[..., :half])
-    np.conjugate(packed[..., :half], out=mirrored[..., half:])
-    n_even, n_odd = (len(out) + 1) // 2, len(out) // 2
-    np.add(packed[:n_even], mirrored[:n_even], out=out[0::2])
-    odd = out[1::2]
-    np.subtract(packed[:n_odd].imag, mirrored[:n_odd].imag, out=odd.real)
-    np.subtract(mirrored[:n_odd].real, packed[:n_odd].real, out=odd.imag)
-    return out
+    torch_device = resolve_device(device)
+    key: _PlanKey = (
+        float(grid.radius_max),
+        float(grid.dist_radii),
+        int(grid.n_inplanes),
+        (int(shape[0]), int(shape[1])),
+        precision,
+        str(torch_device),
+    )
+    with _LOCK:
+        if key in _PLANS:
+            _PLANS.move_to_end(key)
+            return _PLANS[key]
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        with _LOCK:
+            if key in _PLANS:
+                return _PLANS[key]
+        plan = _build_plan(grid, shape, precision, torch_device)
+        with _LOCK:
+            _PLANS[key] = plan
+            while len(_PLANS) > MAX_PLANS:
+                _PLANS.popitem(last=False)
+            _BUILDING.pop(key, None)
+    return plan
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device, checked: ``'cpu'`` or an available CUDA device.
+
+    Raises
+    ------
+    DeviceError
+        For any other device, or a CUDA device this machine or torch build lacks.
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise DeviceError(
+            f"device {device!r} is not a torch device; use 'cpu' or 'cuda'"
+        ) from error
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type != "cuda":
+        raise DeviceError(f"device {device!r} is not supported; use 'cpu' or 'cuda'")
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {device!r} requested, but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}); install a CUDA build of torch or use 'cpu'"
+        )
+    if (resolved.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(
+            f"device {device!r} requested, but torch sees "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    return resolved
+
+
+def clear_plans() -> None:
+    """Drop every cached plan (and the memory its weights hold)."""
+    with _LOCK:
+        _PLANS.clear()
+
+
+def _build_plan(
+    grid: PolarGrid, shape: tuple[int, int], precision: Precision, device: torch.device
+) -> PolarTransform:
+    if precision == "double" and device.type == "cpu":
+        return DuccPolarTransform(grid, shape)
+    return SparsePolarTransform(grid, shape, precision, device)

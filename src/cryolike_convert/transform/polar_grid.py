@@ -75,3 +75,18 @@ class PolarGrid:
     def resolution_angstrom(self, box_angstrom: float) -> np.ndarray:
         """Resolution of each shell, Å, for a box of the given size, shape ``(S,)``."""
         return box_angstrom / (2.0 * self.radius_shells)
+
+
+def pixel_frequencies(
+    grid: PolarGrid, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid points as phases per pixel, ``(k1, k2)``, float64 of shape ``(S*T,)``.
+
+    ``k1 = x * 2 pi * 2 / n_x`` along image axis 1 (MRC rows) and ``k2`` likewise along
+    axis 2 (MRC columns), evaluated as ``((x * 2 pi) * 2) / n`` like CryoLike; a point
+    at radius ``n / 4`` (Nyquist) has phase ``pi`` per pixel.
+    """
+    x_points, y_points = grid.points()
+    return ((x_points * 2 * np.pi) * 2) / shape[0], (
+        (y_points * 2 * np.pi) * 2
+    ) / shape[1]
