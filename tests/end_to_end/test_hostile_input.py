@@ -1093,6 +1093,15 @@ def _output_folder_loop(ctx: Ctx) -> None:
     )
 
 
+def _output_name_too_long(ctx: Ctx) -> None:
+    out = ctx.tmp_path / ("y" * 300) / "out"
+    ctx.runner = lambda **options: (
+        compat.convert_particle_stacks_from_indexed_cryosparc_file(
+            ctx.project.params, ctx.project.cs_file, folder_output=out, **options
+        )
+    )
+
+
 def _stored_path(value: bytes) -> Callable[[Ctx], None]:
     def prepare(ctx: Ctx) -> None:
         table = _table(ctx.project)
@@ -1527,6 +1536,12 @@ RUN_CASES = [
         _output_folder_loop,
         OutputError,
         ("output_a", "output folder", "loop"),
+    ),
+    RunCase(
+        "output_folder_name_too_long",
+        _output_name_too_long,
+        OutputError,
+        ("yyyy/out", "File name too long"),
     ),
     RunCase(
         "stored_path_nul",

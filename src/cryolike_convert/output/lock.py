@@ -254,10 +254,14 @@ def _refuse(root: Path, path: Path, holder: dict[str, Any]) -> OutputLockedError
 
 
 def _make_folder(root: Path) -> None:
-    if root.exists() and not root.is_dir():
-        raise OutputError(f"{root}: exists and is not a folder; choose another output")
     try:
+        if root.exists() and not root.is_dir():
+            raise OutputError(
+                f"{root}: exists and is not a folder; choose another output"
+            )
         root.mkdir(parents=True, exist_ok=True)
+    except OutputError:
+        raise
     except OSError as err:
         raise OutputError(
             f"{root}: cannot be created ({err.strerror or err}); choose another output "
