@@ -164,3 +164,28 @@ def test_kill_9_of_the_run_takes_its_workers_with_it(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["totals"]["n_converted"] == N_PARTICLES
+
+
+def test_ctrl_c_while_workers_start_prints_only_our_message(
+    project: ExampleProject, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        _command(project, out, "local"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 240
+    while not seen and process.poll() is None and time.monotonic() < deadline:
+        seen = descendants(process.pid)  # the first worker is starting
+        time.sleep(0.002)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    message = stderr.decode()
+    assert process.returncode == 130, message[-2000:]
+    assert "Traceback" not in message  # no worker died noisily mid-import
+    assert "interrupted: " in message
+    assert _survivors(seen | descendants(process.pid)) == []

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryolike_convert.output.liveness import process_alive
@@ -48,10 +49,34 @@ def die_with_parent(parent_pid: int | None = None) -> None:
 def ignore_interrupts() -> None:
     """In a worker: ignore Ctrl-C, which the terminal sends to the whole process group.
 
-    The run's main process decides what stops, and stops its workers itself.
+    The run's main process decides what stops, and stops its workers itself. A
+    worker started inside :func:`started_without_interrupts` has SIGINT blocked
+    until this call, so that a Ctrl-C during its start-up is dropped here too.
     """
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def started_without_interrupts() -> Iterator[None]:
+    """Start child processes (and threads) inside this block with SIGINT blocked.
+
+    Children inherit the signal mask, so a Ctrl-C that reaches the whole process
+    group while a worker still imports its modules stays pending in the worker
+    (which then ignores it, see :func:`ignore_interrupts`) instead of printing a
+    traceback. This process receives a SIGINT that came meanwhile when the block
+    ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _parent_table() -> dict[int, int] | None:
@@ -142,4 +167,5 @@ __all__ = [
     "descendants",
     "die_with_parent",
     "ignore_interrupts",
+    "started_without_interrupts",
 ]

@@ -17,6 +17,7 @@ from cryolike_convert.execution.children import (
     ChildProcesses,
     die_with_parent,
     ignore_interrupts,
+    started_without_interrupts,
 )
 from cryolike_convert.options import ExecutorName
 
@@ -124,7 +125,8 @@ def map_in_order(
         pending: deque[Future[Result]] = deque()
         try:
             for task in tasks:
-                pending.append(pool.submit(function, task))
+                with started_without_interrupts():  # submit may start a worker
+                    pending.append(pool.submit(function, task))
                 if len(pending) >= 2 * workers:
                     yield pending.popleft().result()
             while pending:
