@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from cryolike_convert import checks, pipeline
+from cryolike_convert.execution import checks, pipeline
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
@@ -124,7 +124,7 @@ def plan(
         lambda: pipeline.plan_batches(prepared.kept, options.batch_size),
     )
     layout = OutputLayout(Path("/nonexistent/out"))
-    tasks = pipeline._tasks(plans, {}, metadata, descriptor, layout, options, prepared)
+    tasks = pipeline._tasks(plans, metadata, descriptor, layout, options, prepared)
     first = timed(
         f"first {n_tasks} tasks", timings, lambda: list(islice(tasks, n_tasks))
     )

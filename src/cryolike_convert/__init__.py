@@ -10,7 +10,7 @@ from cryolike_convert.compat import (
 )
 from cryolike_convert.errors import ConversionError
 from cryolike_convert.execution.pipeline import ConversionReport, run
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions
 from cryolike_convert.transform.polar_grid import PolarGrid
@@ -20,6 +20,7 @@ __all__ = [
     "ConversionError",
     "ConversionOptions",
     "ConversionReport",
+    "DerivedGrid",
     "ImageDescriptor",
     "ParticleMetadata",
     "PolarGrid",

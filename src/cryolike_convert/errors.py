@@ -1,12 +1,94 @@
-"""Every exception and warning class that cryolike raises."""
+"""Every exception and warning class that cryolike raises, and how messages name options.
+
+A message that tells the caller what to type names an option in both of the caller's
+languages: the Python keyword (``overwrite=True``) and the command-line flag
+(``--overwrite``). :func:`spelled` embeds both spellings in the message text;
+``str(error)`` shows the Python one, and the command line shows its own through
+:func:`render` (``error.for_cli()``).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
+
+Audience = Literal["python", "cli"]
+_OPEN, _SPLIT, _CLOSE = "\ue000", "\ue001", "\ue002"
+_SPELLED = re.compile("\ue000([^\ue000-\ue002]*)\ue001([^\ue000-\ue002]*)\ue002")
+
+
+def spelled(python: str, cli: str) -> str:
+    """Text naming one thing the caller can type, in Python and on the command line.
+
+    Put the result into a message (an f-string is fine): ``str(error)`` shows
+    ``python``, the command line shows ``cli`` (see :func:`render`).
+
+    Parameters
+    ----------
+    python
+        The Python spelling, e.g. ``"overwrite=True"``.
+    cli
+        The command-line spelling, e.g. ``"--overwrite"``.
+
+    Returns
+    -------
+    str
+        A marked-up fragment to embed in a message.
+    """
+    return f"{_OPEN}{python}{_SPLIT}{cli}{_CLOSE}"
+
+
+def render(text: str, audience: Audience = "python") -> str:
+    """A message with every :func:`spelled` fragment in the audience's spelling.
+
+    Parameters
+    ----------
+    text
+        A message that may hold :func:`spelled` fragments.
+    audience
+        ``'python'`` (keywords) or ``'cli'`` (flags).
+
+    Returns
+    -------
+    str
+        Plain text.
+    """
+    group = 1 if audience == "python" else 2
+    return _SPELLED.sub(lambda match: match.group(group), text)
+
+
+#: Options that messages name often, in both spellings.
+OVERWRITE = spelled("overwrite=True", "--overwrite")
+RESUME = spelled("skip_exist=True", "--resume")
+SKIP_MISSING = spelled("on_missing='skip'", "--skip-missing")
+SKIP_INVALID = spelled("on_invalid='skip'", "--skip-invalid")
+PIXEL_SIZE = spelled("pixel_size", "--pixel-size")
+STACK_FOLDERS = spelled(
+    "folder_cryosparc / folder_mrc / project_dir", "--folder / --project-dir"
+)
+
+#: What to install for each optional feature; every extra named here is declared
+#: in pyproject.toml (a test checks it).
+INSTALL_HINTS: dict[str, str] = {
+    "dask": "pip install 'cryolike-convert[dask]'",
+    "cryosparc": "pip install 'cryolike-convert[cryosparc]'",
+    "matplotlib": "pip install matplotlib",
+}
 
 
 class ConversionError(Exception):
-    """Base class of every error cryolike raises on purpose."""
+    """Base class of every error cryolike raises on purpose.
+
+    ``str(error)`` names options as Python keywords; :meth:`for_cli` as flags.
+    """
+
+    def __str__(self) -> str:
+        return render(super().__str__(), "python")
+
+    def for_cli(self) -> str:
+        """The message with options spelled as command-line flags."""
+        return render(super().__str__(), "cli")
 
 
 class InputFileError(ConversionError, OSError):
@@ -138,4 +220,15 @@ class DeviceError(ConversionError, ValueError):
 
 
 class ConversionWarning(UserWarning):
-    """A recoverable oddity in the input that cryolike worked around."""
+    """A recoverable oddity in the input that cryolike worked around.
+
+    Like :class:`ConversionError`, ``str(warning)`` names options as Python
+    keywords and :meth:`for_cli` as flags.
+    """
+
+    def __str__(self) -> str:
+        return render(super().__str__(), "python")
+
+    def for_cli(self) -> str:
+        """The message with options spelled as command-line flags."""
+        return render(super().__str__(), "cli")

@@ -6,11 +6,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
 import numpy as np
 
 from cryolike_convert.errors import (
+    OVERWRITE,
     InputFileError,
     OutputError,
     OutputExistsError,
@@ -24,8 +25,7 @@ from cryolike_convert.formats.npz import (
     write_npz,
 )
 from cryolike_convert.transform.polar_grid import PolarGrid
-
-Precision = Literal["single", "double"]
+from cryolike_convert.transform.precision import Precision
 
 #: The 11 keys of CryoLike's ImageDescriptor npz, in the order CryoLike writes them.
 DESCRIPTOR_KEYS: tuple[str, ...] = (
@@ -238,7 +238,7 @@ class ImageDescriptor:
             file = file.with_name(file.name + ".npz")
         if file.exists() and not overwrite:
             raise OutputExistsError(
-                f"{file}: already exists; pass overwrite=True to replace it"
+                f"{file}: already exists; pass {OVERWRITE} to replace it"
             )
         file.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -305,6 +305,51 @@ class ImageDescriptor:
         stream.write("\n".join(self.summary_lines()) + "\n")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivedGrid:
+    """A request to derive the output grid from the data instead of a params file.
+
+    The grid is the one :meth:`ImageDescriptor.from_individual_values` builds with
+    CryoLike's defaults (``radius_max = n_pixels / 4``, shell spacing 0.25,
+    ``2 * n_pixels`` angles per shell) for the images' box after downsampling
+    and their pixel size (manual, metadata or MRC header). The run writes it to
+    ``OUT/params.npz``, so that templates can use the same grid.
+
+    Attributes
+    ----------
+    precision
+        ``'single'`` (complex64 stacks) or ``'double'`` (complex128).
+    """
+
+    precision: Precision = "single"
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("single", "double"):
+            raise ParamsFileError(
+                f"precision must be 'single' or 'double'; got {self.precision!r}"
+            )
+
+    def descriptor(self, n_pixels: int, pixel_size_angstrom: float) -> ImageDescriptor:
+        """The grid for images of ``n_pixels`` at ``pixel_size_angstrom``.
+
+        Parameters
+        ----------
+        n_pixels
+            Image side after downsampling, pixels.
+        pixel_size_angstrom
+            Pixel size after downsampling, Å.
+
+        Returns
+        -------
+        ImageDescriptor
+        """
+        return ImageDescriptor.from_individual_values(
+            n_pixels=n_pixels,
+            pixel_size=pixel_size_angstrom,
+            precision=self.precision,
+        )
+
+
 def _short(value: np.ndarray) -> str:
     text = np.array2string(value, threshold=6)
     return text if len(text) < 60 else text[:57] + "..."
@@ -319,6 +364,7 @@ def finest_resolution_angstrom(descriptor: ImageDescriptor) -> float:
 __all__ = [
     "DESCRIPTOR_KEYS",
     "GRID_KEYS",
+    "DerivedGrid",
     "ImageDescriptor",
     "finest_resolution_angstrom",
 ]

@@ -18,6 +18,7 @@ from cryolike_convert.cli.console import ProgressReporter
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputExistsError
 from cryolike_convert.execution.batch import StackRecord
+from cryolike_convert.execution.pipeline import ConversionProgress
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
@@ -93,7 +94,7 @@ def test_convert_cryosparc_writes_stacks_and_a_summary(
     assert "converted 20 images into 3 stacks; 0 rows skipped" in result.stdout
     assert str(out) in result.stdout
     # not a terminal: plain progress lines on stderr, at least the final one
-    assert "stack 000002: 20/20 images" in result.stderr
+    assert "20/20 images, 3/3 stacks (" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["n_converted"] == N_PARTICLES
     assert [entry["n_images"] for entry in manifest["stacks"]] == [8, 8, 4]
@@ -120,8 +121,8 @@ def test_cli_and_python_api_write_identical_stacks(
         flag_plots=False,
     )
     cli_manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text())
-    assert [e["sha256"] for e in cli_manifest["stacks"]] == [
-        e["sha256"] for e in report.stacks
+    assert [e["checksums"] for e in cli_manifest["stacks"]] == [
+        e["checksums"] for e in report.stacks
     ]
 
 
@@ -334,7 +335,7 @@ def test_verify_fails_on_a_corrupted_stack(
     victim.write_bytes(bytes(data))
     result = runner.invoke(app, ["verify", str(out)])
     assert result.exit_code == 1
-    assert f"{victim}: sha256 differs" in result.stdout
+    assert f"{victim}: checksum differs" in result.stdout
     assert "FAILED" in result.stdout
 
 
@@ -384,38 +385,54 @@ def _record(number: int, n_images: int) -> StackRecord:
         number=number,
         n_images=n_images,
         files={},
-        sha256={},
+        checksums={},
         plots={},
         source_rows=[],
         skipped=[],
     )
 
 
+def _status(
+    done: int, total: int, stacks: int = 0, reused: int = 0, stack: int | None = None
+) -> ConversionProgress:
+    return ConversionProgress(
+        images_done=done,
+        images_total=total,
+        stacks_done=stacks,
+        stacks_total=3,
+        stacks_reused=reused,
+        images_reused=8 * reused,
+        stack=None if stack is None else _record(stack, 8),
+    )
+
+
 def test_progress_draws_a_bar_on_a_terminal() -> None:
     stream = _Terminal()
     with ProgressReporter(stream=stream) as reporter:
-        reporter(_record(0, 8), 8, 20)
-        reporter(_record(1, 12), 20, 20)
+        reporter(_status(0, 20))
+        reporter(_status(8, 20))
+        reporter(_status(20, 20, stacks=1, stack=0))
     text = stream.getvalue()
     assert "20/20" in text
     assert "images/s" in text
 
 
-def test_progress_plain_lines_are_throttled() -> None:
+def test_progress_plain_lines_are_throttled_and_name_reused_stacks() -> None:
     stream = io.StringIO()
     with ProgressReporter(stream=stream) as reporter:
-        reporter(_record(0, 8), 8, 24)
-        reporter(_record(1, 8), 16, 24)
-        reporter(_record(2, 8), 24, 24)
+        reporter(_status(8, 24, stacks=1, reused=1))
+        reporter(_status(12, 24, stacks=1, reused=1))
+        reporter(_status(16, 24, stacks=2, reused=1, stack=1))
+        reporter(_status(24, 24, stacks=3, reused=1, stack=2))
     lines = stream.getvalue().splitlines()
     assert lines == [lines[-1]]
-    assert lines[-1].startswith("stack 000002: 24/24 images (")
+    assert lines[-1].startswith("24/24 images, 3/3 stacks (1 stacks reused) (")
 
 
 def test_quiet_progress_draws_nothing() -> None:
     stream = _Terminal()
     with ProgressReporter(quiet=True, stream=stream) as reporter:
-        reporter(_record(0, 8), 8, 8)
+        reporter(_status(8, 8, stacks=1, stack=0))
     assert stream.getvalue() == ""
 
 

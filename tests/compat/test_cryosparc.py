@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -331,8 +333,9 @@ def test_resume_with_other_options_is_refused(
     from cryolike_convert.errors import OutputError
 
     run(project, tmp_path / "out", batch_size=10)
-    with pytest.raises(OutputError, match="different options"):
+    with pytest.raises(OutputError, match="1 value") as info:
         run(project, tmp_path / "out", batch_size=12, skip_exist=True)
+    assert "\n  batch_size: 10 vs 12\n" in str(info.value)
 
 
 def test_output_path_is_a_file(project: ExampleProject, tmp_path: Path) -> None:
@@ -374,20 +377,32 @@ def test_plots_are_written(project: ExampleProject, tmp_path: Path) -> None:
     )
 
 
-def test_worker_count_is_automatic_and_does_not_change_output(
-    project: ExampleProject, tmp_path: Path
+def test_one_thread_and_automatic_threads_write_identical_bytes(
+    project: ExampleProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cryolike_convert.options import PARALLEL_MIN_IMAGES, resolve_workers
+    from cryolike_convert.execution import batch
+    from cryolike_convert.options import resolve_workers
 
-    assert resolve_workers(None, 48, 3) == 1  # small runs stay in this process
-    assert resolve_workers(None, PARALLEL_MIN_IMAGES, 1) == 1
-    assert resolve_workers(None, PARALLEL_MIN_IMAGES, 64) >= 1
-    assert resolve_workers(3, 10, 1) == 3
-    run(project, tmp_path / "auto", batch_size=10)
+    monkeypatch.setattr(batch, "BLOCK", 4)  # many blocks per stack, in flight at once
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2}, raising=False)
+    assert resolve_workers(None) == 3  # one thread per available core
+    assert resolve_workers(2) == 2
+    threads: set[str] = set()
+
+    def watch(_: object) -> None:
+        threads.update(t.name for t in threading.enumerate())
+
     run(project, tmp_path / "one", batch_size=10, workers=1)
-    for path in sorted((tmp_path / "one").glob("*/*.*")):
-        relative = path.relative_to(tmp_path / "one")
-        assert (tmp_path / "auto" / relative).read_bytes() == path.read_bytes()
+    run(project, tmp_path / "auto", batch_size=10, progress=watch)
+    assert len({name for name in threads if name.startswith("cryolike-block")}) == 3
+    files = sorted(
+        p.relative_to(tmp_path / "one") for p in (tmp_path / "one").glob("*/*.*")
+    )
+    assert len(files) == 15
+    for relative in files:
+        assert (tmp_path / "auto" / relative).read_bytes() == (
+            tmp_path / "one" / relative
+        ).read_bytes()
 
 
 def test_temporaries_of_killed_writers_are_removed(
@@ -403,29 +418,3 @@ def test_temporaries_of_killed_writers_are_removed(
     report = run(project, out, batch_size=10, progress=leave_stray)
     assert report.n_converted == 48
     assert not stray.exists()
-
-
-def test_unguarded_scripts_are_not_run_again_by_workers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-    import types
-
-    from cryolike_convert.execution.executors import main_module_is_spawn_safe
-    from cryolike_convert.options import PARALLEL_MIN_IMAGES, resolve_workers
-
-    def main_script(source: str) -> bool:
-        script = tmp_path / "convert.py"
-        script.write_text(source)
-        module = types.ModuleType("__main__")
-        module.__file__ = str(script)
-        monkeypatch.setitem(sys.modules, "__main__", module)
-        return main_module_is_spawn_safe()
-
-    assert not main_script("import cryolike_convert\ncryolike.run()\n")
-    assert main_script(
-        "def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n"
-    )
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
-    assert main_module_is_spawn_safe()  # interactive: nothing to re-run
-    assert resolve_workers(None, 10 * PARALLEL_MIN_IMAGES, 8, spawn_safe=False) == 1

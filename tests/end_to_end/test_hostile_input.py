@@ -931,7 +931,7 @@ def _entry_with_other_numbers(ctx: Ctx) -> None:
 
     def edit(document: dict[str, Any]) -> None:  # stack 0 claims stack 1's files
         document["stacks"][0]["files"] = document["stacks"][1]["files"]
-        document["stacks"][0]["sha256"] = document["stacks"][1]["sha256"]
+        document["stacks"][0]["checksums"] = document["stacks"][1]["checksums"]
 
     ctx.edit_manifest(edit)
     ctx.options["skip_exist"] = True

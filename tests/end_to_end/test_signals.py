@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cryolike_convert.execution.children import descendants
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import file_checksum
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 from tests.conftest import process_alive
 
@@ -136,7 +136,7 @@ def test_an_interrupted_run_keeps_its_stacks_and_leaves_no_process(
     recorded = set()
     for entry in manifest["stacks"]:
         for kind, relative in entry["files"].items():
-            assert sha256_file(out / relative) == entry["sha256"][kind]
+            assert file_checksum(out / relative) == entry["checksums"][kind]
             recorded.add(relative)
     assert _stack_files(out) == recorded  # nothing unrecorded or half-written
     assert not list(out.rglob("*.tmp"))

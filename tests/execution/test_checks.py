@@ -1,4 +1,5 @@
-"""Up-front checks: pixel-size priority, grid fit, lens scalars, image shapes, stacks."""
+"""Up-front checks: pixel-size priority, grid fit (also after Fourier cropping, with
+hints), lens scalars, image shapes, stacks."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cryolike_convert.execution.checks import (
 )
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.options import OptionError
 from cryolike_convert.readers.mrc import StackInfo
 from cryolike_convert.readers.paths import ResolvedStack, resolve_stack_paths
 from cryolike_convert.testing import make_projections, write_mrc_stack
@@ -188,7 +190,7 @@ def test_grid_that_does_not_fit_names_a_params_file_that_would(
     text = str(caught.value)
     assert f"n_pixels={n_fit}" in text
     assert f"pixel_size={size_fit:g}" in text
-    assert f"--n-pixels {n_fit}" in text
+    assert f"--n-pixels {n_fit}" in caught.value.for_cli()  # the CLI spelling
     # The suggested params file does fit.
     suggested = ImageDescriptor.from_individual_values(
         n_pixels=n_fit, pixel_size=float(f"{size_fit:g}")
@@ -309,3 +311,41 @@ def test_unreadable_stack_is_an_error(tmp_path: Path) -> None:
 def test_unresolved_metadata_is_refused() -> None:
     with pytest.raises(ConversionError):
         check_stacks(metadata(), None, skip=True)
+
+
+def test_grid_check_accepts_the_cropped_pixel_size() -> None:
+    # 320 px at 1.31 Å cropped to 128 px: 1.31 · 320 / 128 = 3.275 Å
+    fits = ImageDescriptor.from_individual_values(n_pixels=128, pixel_size=3.275)
+    check_grid(fits, (320, 320), 1.31, 1, box=128)
+    pooled = ImageDescriptor.from_individual_values(n_pixels=160, pixel_size=2.62)
+    check_grid(pooled, (320, 320), 1.31, 2)
+    with pytest.raises(GridMismatchError, match=r"Fourier-cropped to 128 px at 3\.275"):
+        check_grid(pooled, (320, 320), 1.31, 1, box=128)
+
+
+def test_grid_mismatch_names_a_params_file_in_both_spellings() -> None:
+    wrong = ImageDescriptor.from_individual_values(n_pixels=64, pixel_size=1.0)
+    with pytest.raises(GridMismatchError) as info:
+        check_grid(wrong, (128, 128), 1.0, 1, box=100)
+    assert "from_individual_values(n_pixels=100, pixel_size=1.28)" in str(info.value)
+    cli = info.value.for_cli()
+    assert "cryolike-convert params --n-pixels 100 --pixel-size 1.28" in cli
+    assert "from_individual_values" not in cli
+
+
+def test_a_factor_like_a_box_gets_a_hint() -> None:
+    wrong = ImageDescriptor.from_individual_values(n_pixels=32, pixel_size=1.0)
+    with pytest.raises(GridMismatchError) as info:
+        check_grid(wrong, (320, 320), 1.0, 32)
+    assert "use downsample_box=32" in str(info.value)
+    assert "use --box 32" in info.value.for_cli()
+    with pytest.raises(GridMismatchError) as small:
+        check_grid(wrong, (320, 320), 1.0, 2)
+    assert "downsample_box" not in str(small.value)
+
+
+def test_a_box_larger_than_the_images_is_refused() -> None:
+    grid = ImageDescriptor.from_individual_values(n_pixels=64, pixel_size=1.0)
+    with pytest.raises(OptionError, match="larger than the images") as info:
+        check_grid(grid, (64, 64), 1.0, 1, box=96)
+    assert "--box 96" in info.value.for_cli()

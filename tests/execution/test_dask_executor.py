@@ -17,7 +17,8 @@ from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
 from cryolike_convert.errors import ImageStackError, MissingDependencyError
-from cryolike_convert.execution.batch import BatchTask, StackRecord, convert_batch
+from cryolike_convert.execution.batch import BatchTask, StackRecord
+from cryolike_convert.execution.stream import convert_batch
 from cryolike_convert.options import ConversionOptions, OptionError
 from cryolike_convert.testing import ExampleProject, make_cryosparc_project
 
@@ -97,7 +98,9 @@ def test_cluster_output_is_identical_to_local(
         tmp_path / "out",
         executor="dask",
         scheduler_address=scheduler_address,
-        progress=lambda record, done, total: numbers.append(record.number),
+        progress=lambda status: numbers.extend(
+            [status.stack.number] if status.stack else []
+        ),
     )
     assert (report.n_converted, report.n_stacks) == (48, 5)
     assert numbers == [0, 1, 2, 3, 4]
@@ -129,7 +132,7 @@ def test_killed_worker_loses_and_duplicates_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(
-        "cryolike_convert.execution.pipeline.convert_batch", kill_worker_once
+        "cryolike_convert.execution.executors.convert_batch", kill_worker_once
     )
     report = run(
         shared_project,

@@ -20,7 +20,7 @@ from cryolike_convert.execution.interrupt import (
     deferred_interrupts,
     raise_if_stopping,
 )
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import file_checksum
 from cryolike_convert.review.verify import verify_output
 from cryolike_convert.testing import make_cryosparc_project
 
@@ -33,8 +33,8 @@ def test_a_signal_mid_run_keeps_the_finished_stacks(
     out = tmp_path / "out"
     before = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
 
-    def progress(record: Any, done: int, total: int) -> None:
-        if record.number == 1:
+    def progress(status: Any) -> None:
+        if status.stack is not None and status.stack.number == 1:
             os.kill(os.getpid(), number)
 
     with pytest.raises(ConversionInterrupted) as stopped:
@@ -57,7 +57,7 @@ def test_a_signal_mid_run_keeps_the_finished_stacks(
     assert [entry["number"] for entry in manifest["stacks"]] == [0, 1]
     for entry in manifest["stacks"]:
         for kind, relative in entry["files"].items():
-            assert sha256_file(out / relative) == entry["sha256"][kind]
+            assert file_checksum(out / relative) == entry["checksums"][kind]
     assert len(list((out / "fft").glob("*.pt"))) == 2
     assert not list(out.rglob("*.tmp"))
     assert not (out / ".cryolike-convert.lock").exists()
@@ -80,7 +80,7 @@ def test_an_ignored_signal_stays_ignored(tmp_path: Path) -> None:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for background jobs
     try:
 
-        def progress(record: Any, done: int, total: int) -> None:
+        def progress(status: Any) -> None:
             os.kill(os.getpid(), signal.SIGINT)
 
         report = convert(

@@ -71,3 +71,38 @@ def test_rejects_wrong_rows_and_abandons_on_error(tmp_path: Path) -> None:
         write_mismatched_rows(handle)
     with pytest.raises((RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile)):
         torch.load(path, weights_only=True)
+
+
+def test_declared_torch_floor_is_the_version_ci_tests() -> None:
+    """The layout is written by hand, so the floor is what this suite runs on."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    floors = re.findall(
+        r'"torch([<>=!~]=?)([\d.]+)"', (root / "pyproject.toml").read_text()
+    )
+    assert len(floors) == 1
+    assert floors[0][0] == ">="
+    pinned = re.search(r"torch==([\d.]+)", (root / "scripts" / "setup.sh").read_text())
+    assert pinned is not None
+    assert pinned.group(1).startswith(floors[0][1])
+    assert torch.__version__.startswith(pinned.group(1))
+
+
+def test_a_failed_header_write_leaves_no_archive_to_finish_later() -> None:
+    import errno
+    import gc
+
+    class FullDisk:
+        def __init__(self) -> None:
+            self.writes = 0
+
+        def write(self, data: bytes) -> int:
+            self.writes += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    disk = FullDisk()
+    with pytest.raises(OSError, match="No space left"):
+        TensorFileWriter(disk, np.dtype(np.float32), (2, 2))
+    gc.collect()  # a still-open ZipFile would write its directory here, and fail
+    assert disk.writes == 1

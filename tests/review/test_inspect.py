@@ -16,7 +16,7 @@ from matplotlib.patches import Polygon
 
 from cryolike_convert.compat import convert_particle_stacks_from_indexed_cryosparc_file
 from cryolike_convert.errors import OutputError
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import file_checksum
 from cryolike_convert.formats.npz import write_npz
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
 from cryolike_convert.output.stack_npz import LENS_KEYS, REQUIRED_NPZ_KEYS
@@ -65,7 +65,7 @@ def _save_manifest(out: Path, manifest: dict) -> None:  # type: ignore[type-arg]
 
 
 def _rewrite_npz(out: Path, number: int, change: dict[str, object | None]) -> Path:
-    """Rewrite one stack's npz (drop keys mapped to None) and re-record its sha256."""
+    """Rewrite one stack's npz (drop keys mapped to None) and re-record its checksum."""
     path = out / "fft" / f"particles_fourier_stack_{number:06d}.npz"
     with zipfile.ZipFile(path) as archive:
         arrays = {
@@ -82,7 +82,7 @@ def _rewrite_npz(out: Path, number: int, change: dict[str, object | None]) -> Pa
     with open(path, "wb") as handle:
         write_npz(handle, arrays)
     manifest = _manifest(out)
-    manifest["stacks"][number]["sha256"]["npz"] = sha256_file(path)
+    manifest["stacks"][number]["checksums"]["npz"] = file_checksum(path)
     _save_manifest(out, manifest)
     return path
 
@@ -280,7 +280,7 @@ def test_verify_checks_tensor_shape_and_dtype(output: Path) -> None:
     path = output / "fft" / "particles_fourier_stack_000000.pt"
     torch.save(torch.zeros(8, 33, 64, dtype=torch.complex128), path)
     manifest = _manifest(output)
-    manifest["stacks"][0]["sha256"]["fourier"] = sha256_file(path)
+    manifest["stacks"][0]["checksums"]["fourier"] = file_checksum(path)
     _save_manifest(output, manifest)
     problems = [str(p) for p in verify_output(output).problems]
     assert problems == [
@@ -292,7 +292,7 @@ def test_verify_reports_unreadable_tensors(output: Path) -> None:
     path = output / "phys" / "particles_phys_stack_000001.pt"
     path.write_bytes(b"not a tensor")
     problems = [str(p) for p in verify_output(output).problems]
-    assert f"{path}: sha256 differs from manifest.json (file changed)" in problems
+    assert f"{path}: checksum differs from manifest.json (file changed)" in problems
     assert any(p.startswith(f"{path}: cannot be read as a tensor") for p in problems)
 
 

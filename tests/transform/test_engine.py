@@ -19,11 +19,12 @@ import pytest
 from scipy.special import roots_jacobi
 
 from cryolike_convert.errors import DeviceError
-from cryolike_convert.image_descriptor import ImageDescriptor, Precision
+from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.ducc_transform import DuccPolarTransform
 from cryolike_convert.transform.engine import images_to_fourier_polar
 from cryolike_convert.transform.polar_grid import PolarGrid
+from cryolike_convert.transform.precision import Precision
 from cryolike_convert.transform.preprocess import center_images, normalize_fourier
 from cryolike_convert.transform.sparse_transform import SparsePolarTransform
 
@@ -326,7 +327,8 @@ import hashlib, sys, threading
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
 from cryolike_convert.errors import DeviceError
-from cryolike_convert.image_descriptor import ImageDescriptor, Precision
+from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.transform.precision import Precision
 from cryolike_convert.testing import make_projections
 from cryolike_convert.transform.engine import images_to_fourier_polar
 grid = ImageDescriptor.from_individual_values(64, 1.0).polar_grid

@@ -3,26 +3,82 @@
 Only the CLI modules (this one, :mod:`cryolike_convert.cli.convert` and
 :mod:`cryolike_convert.cli.console`) print. Conversion errors become one message on stderr
 and exit code 1; usage errors exit with 2.
+
+``cryolike-convert PATH ...`` is short for ``cryolike-convert convert PATH ...``: a
+first argument that is not a subcommand is an input. A path spelled like a
+subcommand (a folder named ``star``, say) is refused as ambiguous rather than
+guessed; ``./star`` or the ``convert`` subcommand says what is meant.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from cryolike_convert.cli.console import reports_errors, set_debug
 from cryolike_convert.cli.convert import convert_app
+from cryolike_convert.cli.options import PlainCommand, Precision
 from cryolike_convert.version import __version__
+
+#: The subcommand a bare ``cryolike-convert PATH`` runs.
+DEFAULT_COMMAND = "convert"
+
+
+class _InputOrCommand(TyperGroup):
+    """A group whose first argument is a subcommand or, failing that, an input path."""
+
+    def resolve_command(
+        self, ctx: Any, args: list[str]
+    ) -> tuple[str | None, Any, list[str]]:
+        """Resolve ``args[0]`` as a subcommand, else run ``convert`` with ``args``."""
+        first = args[0]
+        if first in self.commands:
+            if first != DEFAULT_COMMAND and _looks_like_input(first):
+                raise typer.BadParameter(
+                    f"'{first}' is both a subcommand and an input here; write "
+                    f"./{first} to convert the input, or cryolike-convert "
+                    f"{DEFAULT_COMMAND} {first}",
+                    ctx,
+                )
+            return super().resolve_command(ctx, args)
+        if first.startswith("-") or (
+            not Path(first).exists() and get_close_matches(first, list(self.commands))
+        ):
+            return super().resolve_command(ctx, args)  # usage error with a suggestion
+        command = self.commands[DEFAULT_COMMAND]
+        return DEFAULT_COMMAND, command, args
+
+
+def _looks_like_input(name: str) -> bool:
+    from cryolike_convert.readers.detect import job_folder_number, sniff_file
+
+    path = Path(name)
+    if path.is_dir():
+        try:
+            children = [child for child in path.iterdir() if child.is_dir()]
+        except OSError:
+            return False
+        return job_folder_number(path) is not None or any(
+            job_folder_number(child) is not None for child in children
+        )
+    return path.is_file() and sniff_file(path) in ("cs", "csg", "star")
+
 
 app = typer.Typer(
     name="cryolike-convert",
-    help="Convert CryoSPARC/RELION particle stacks into CryoLike polar-grid stacks.",
+    cls=_InputOrCommand,
+    help="Convert CryoSPARC/RELION particle stacks into CryoLike polar-grid stacks. "
+    "'cryolike-convert PATH ...' converts any input (.cs, .csg, .star, a job folder); "
+    "it is short for 'cryolike-convert convert PATH ...'.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    subcommand_metavar="PATH... | COMMAND [ARGS]...",
 )
 # One level: ``cryolike-convert cryosparc FILE.cs``, ``cryolike-convert star ...``.
 app.registered_commands.extend(convert_app.registered_commands)
@@ -42,6 +98,7 @@ def main(
             "--version",
             callback=_show_version,
             is_eager=True,
+            metavar="",
             help="Print the version and exit.",
         ),
     ] = False,
@@ -50,6 +107,7 @@ def main(
         typer.Option(
             "--debug",
             envvar="CRYOLIKE_CONVERT_DEBUG",
+            metavar="",
             help="Show the full traceback of conversion errors.",
         ),
     ] = False,
@@ -58,39 +116,41 @@ def main(
     set_debug(debug)
 
 
-class Precision(str, Enum):
-    """Output precision of the Fourier stacks."""
-
-    single = "single"
-    double = "double"
-
-
-@app.command("params")
+@app.command("params", cls=PlainCommand)
 @reports_errors
 def params_command(
     n_pixels: Annotated[
-        int, typer.Option("--n-pixels", min=1, help="Image side in pixels.")
+        int,
+        typer.Option("--n-pixels", min=1, metavar="N", help="Image side in pixels."),
     ],
     pixel_size: Annotated[
         float,
-        typer.Option("--pixel-size", help="Å per pixel."),
+        typer.Option("--pixel-size", metavar="Å", help="Å per pixel."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="The params .npz file to write.")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="The params .npz file to write."
+        ),
     ],
     precision: Annotated[
-        Precision, typer.Option(help="Fourier stacks in complex64 or complex128.")
+        Precision,
+        typer.Option(
+            metavar="single|double", help="Fourier stacks in complex64 or complex128."
+        ),
     ] = Precision.single,
     resolution_factor: Annotated[
         float,
-        typer.Option(help="radius_max = f * n_pixels / 4."),
+        typer.Option(metavar="F", help="radius_max = F * n_pixels / 4."),
     ] = 1.0,
     n_inplanes: Annotated[
         int | None,
-        typer.Option(min=1, help="Angles per shell (default: 2 * n_pixels)."),
+        typer.Option(
+            min=1, metavar="N", help="Angles per shell (default: 2 * n_pixels)."
+        ),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing file.")
+        bool, typer.Option("--overwrite", metavar="", help="Replace an existing file.")
     ] = False,
 ) -> None:
     """Write a params file (CryoLike's ImageDescriptor) for the output grid."""
@@ -115,15 +175,22 @@ def params_command(
     )
 
 
-@app.command("inspect")
+@app.command("inspect", cls=PlainCommand)
 @reports_errors
 def inspect_command(
     out: Annotated[
-        Path, typer.Argument(exists=True, file_okay=False, help="Output folder.")
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, metavar="OUT", help="Output folder."
+        ),
     ],
     plots: Annotated[
         Path | None,
-        typer.Option(file_okay=False, help="Write overview PNGs into this folder."),
+        typer.Option(
+            file_okay=False,
+            metavar="DIR",
+            help="Write overview PNGs into this folder.",
+        ),
     ] = None,
 ) -> None:
     """Summarize an output folder: stacks, grid, lens ranges, skipped rows."""
@@ -136,17 +203,21 @@ def inspect_command(
             typer.echo(f"wrote plot:   {path}")
 
 
-@app.command("verify")
+@app.command("verify", cls=PlainCommand)
 @reports_errors
 def verify_command(
     out: Annotated[
-        Path, typer.Argument(exists=True, file_okay=False, help="Output folder.")
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, metavar="OUT", help="Output folder."
+        ),
     ],
     params: Annotated[
         Path | None,
         typer.Option(
             exists=True,
             dir_okay=False,
+            metavar="FILE",
             help="Params file to compare with (default: the one in manifest.json).",
         ),
     ] = None,
@@ -161,11 +232,14 @@ def verify_command(
         raise typer.Exit(1)
 
 
-@app.command("example")
+@app.command("example", cls=PlainCommand)
 @reports_errors
 def example_command(
     out: Annotated[
-        Path, typer.Argument(help="Folder for the example project and its output.")
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Folder for the example project and its output."
+        ),
     ] = Path("example_output"),
 ) -> None:
     """Generate a small CryoSPARC-like project and convert it."""

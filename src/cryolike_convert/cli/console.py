@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import typer
 
 from cryolike_convert.errors import ConversionError, ConversionInterrupted
+from cryolike_convert.transform.precision import PRECISIONS, complex_dtype
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from cryolike_convert.execution.batch import StackRecord
-    from cryolike_convert.execution.pipeline import ConversionReport
+    from cryolike_convert.execution.pipeline import ConversionProgress, ConversionReport
     from cryolike_convert.review.inspect import OutputSummary
     from cryolike_convert.review.verify import VerificationReport
 
@@ -59,6 +59,7 @@ class ProgressReporter:
         self.stream = stream if stream is not None else sys.stderr
         self.started = time.perf_counter()
         self._last_line = self.started
+        self._converting_since: float | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -76,7 +77,7 @@ class ProgressReporter:
             )
 
             self._progress = Progress(
-                TextColumn("converting"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("images"),
@@ -88,7 +89,7 @@ class ProgressReporter:
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("convert", total=None, rate="")
+            self._task = self._progress.add_task("checking", total=None, rate="")
         return self
 
     def __exit__(
@@ -101,22 +102,34 @@ class ProgressReporter:
         if self._progress is not None:
             self._progress.stop()
 
-    def __call__(self, record: StackRecord, done: int, total: int) -> None:
-        """Report that stack ``record`` is written and ``done`` of ``total`` images."""
+    def __call__(self, status: ConversionProgress) -> None:
+        """Show ``status``: images done of the total, and stacks reused by a resume."""
         now = time.perf_counter()
-        rate = done / max(now - self.started, 1e-9)
+        if self._converting_since is None:
+            self._converting_since = now  # checks are done: the rate counts from here
+        new_images = status.images_done - status.images_reused
+        rate = new_images / max(now - self._converting_since, 1e-9)
+        done, total = status.images_done, status.images_total
+        reused = (
+            f" ({status.stacks_reused} stacks reused)" if status.stacks_reused else ""
+        )
         if self._progress is not None and self._task is not None:
             self._progress.update(
-                self._task, completed=done, total=total, rate=f"{rate:.0f} images/s"
+                self._task,
+                description=f"converting{reused}",
+                completed=done,
+                total=total,
+                rate=f"{rate:.0f} images/s",
             )
         elif not self.quiet and (
-            done >= total or now - self._last_line >= PLAIN_INTERVAL_SECONDS
+            status.stacks_done >= status.stacks_total
+            or now - self._last_line >= PLAIN_INTERVAL_SECONDS
         ):
             self._last_line = now
             eta = (total - done) / rate if rate > 0 else 0.0
             self.stream.write(
-                f"stack {record.number:06d}: {done}/{total} images "
-                f"({rate:.0f} images/s, ETA {_format_seconds(eta)})\n"
+                f"{done}/{total} images, {status.stacks_done}/{status.stacks_total} "
+                f"stacks{reused} ({rate:.0f} images/s, ETA {_format_seconds(eta)})\n"
             )
             self.stream.flush()
 
@@ -133,7 +146,43 @@ def conversion_summary(report: ConversionReport) -> str:
         text += f", {report.n_without_image} rows without an image"
     if report.warnings:
         text += f", {len(report.warnings)} warning(s)"
-    return text + f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
+    if report.n_reused_stacks:
+        text += f"; {report.n_reused_stacks} stacks reused from the previous run"
+    text += f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
+    return "\n".join([text, *_selection_lines(report), *_derived_grid_lines(report)])
+
+
+def _selection_lines(report: ConversionReport) -> list[str]:
+    import json
+
+    try:
+        inputs = json.loads(report.manifest_path.read_text()).get("inputs", {})
+    except (OSError, ValueError):
+        return []
+    selection = inputs.get("selection")
+    if not selection:
+        return []
+    flag = "--ind" if selection["kind"] == "ind" else "--uids"
+    left = selection["n_rows"] - selection["n_selected"]
+    return [
+        f"selected {selection['n_selected']} of {selection['n_rows']} rows with {flag}; "
+        f"the {left} rows left out are listed in manifest.json"
+    ]
+
+
+def _derived_grid_lines(report: ConversionReport) -> list[str]:
+    if report.params_file is None:
+        return []
+    from cryolike_convert.image_descriptor import ImageDescriptor
+
+    descriptor = ImageDescriptor.load(report.params_file)
+    grid = descriptor.polar_grid
+    return [
+        f"grid derived from the data: {descriptor.n_pixels[0]} px at "
+        f"{descriptor.pixel_size_angstrom[0]:.6g} Å, {grid.n_shells} shells x "
+        f"{grid.n_inplanes} angles, {descriptor.precision} precision; params file "
+        f"{report.params_file} (pass it as --params for templates on the same grid)"
+    ]
 
 
 def skipped_lines(skipped: list[dict[str, Any]]) -> list[str]:
@@ -156,7 +205,7 @@ def summary_lines(summary: OutputSummary) -> list[str]:
     grid, pixel = summary.grid, summary.pixel_size
     n_x, n_y = grid.get("n_pixels", ["?", "?"])
     precision = grid.get("precision", "?")
-    dtype = {"single": "complex64", "double": "complex128"}.get(precision, "?")
+    dtype = complex_dtype(precision).name if precision in PRECISIONS else "?"
     unconverted = summary.unconverted or {}
     lines = [
         f"output:       {summary.root} (run {summary.status})",
@@ -213,8 +262,8 @@ class _State:
 _STATE = _State()
 
 
-def _echo_error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+def _echo_error(error: ConversionError) -> None:
+    typer.echo(f"error: {error.for_cli()}", err=True)
 
 
 def reports_errors(command: F) -> F:
@@ -243,7 +292,7 @@ def reports_errors(command: F) -> F:
         except ConversionError as err:
             if _STATE.debug:
                 raise
-            _echo_error(str(err))
+            _echo_error(err)
             raise typer.Exit(1) from None
         except ConversionInterrupted as err:
             typer.echo(str(err), err=True)

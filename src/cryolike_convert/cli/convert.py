@@ -1,6 +1,8 @@
-"""The conversion subcommands: one per kind of input.
+"""The conversion subcommands: ``convert`` for any input, and one per kind of input.
 
-The options they share are in :mod:`cryolike_convert.cli.options`.
+The options they share are in :mod:`cryolike_convert.cli.options`. ``convert``
+recognises its input (:func:`cryolike_convert.readers.detect.detect_input`) and
+runs the matching mode; the per-kind commands stay for scripts that name the mode.
 
 A new input kind is one function decorated with ``@convert_app.command(NAME)`` and
 :func:`conversion_command`: it declares only its own arguments, takes ``settings``
@@ -22,14 +24,18 @@ from cryolike_convert.cli.options import (
     SHARED_NAMES,
     SHARED_OPTIONS,
     ConvertSettings,
+    JobOption,
+    PlainCommand,
+    ProjectDir,
     StackFolder,
 )
-from cryolike_convert.errors import ConversionWarning
+from cryolike_convert.errors import ConversionWarning, render
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
 
 convert_app = typer.Typer(
     help="Convert particle stacks; one subcommand per kind of input.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -90,10 +96,7 @@ def _run_conversion(
         skipped_lines,
     )
 
-    if settings.overwrite and settings.resume:
-        raise typer.BadParameter(
-            "--overwrite and --resume exclude each other", param_hint="'--resume'"
-        )
+    settings.check()
     with (
         warnings.catch_warnings(record=True) as caught,
         ProgressReporter(quiet=settings.quiet) as reporter,
@@ -102,16 +105,16 @@ def _run_conversion(
         report = convert(reporter)
     shown: set[str] = set()
     for item in caught:
-        if issubclass(item.category, ConversionWarning):
+        if isinstance(item.message, ConversionWarning):
             shown.add(str(item.message))
-            typer.echo(f"warning: {item.message}", err=True)
+            typer.echo(f"warning: {item.message.for_cli()}", err=True)
         else:
             warnings.warn_explicit(
                 item.message, item.category, item.filename, item.lineno
             )
     for text in report.warnings:
         if text not in shown:
-            typer.echo(f"warning: {text}", err=True)
+            typer.echo(f"warning: {render(text, 'cli')}", err=True)
     if report.skipped and not settings.quiet:
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)
@@ -126,32 +129,62 @@ def _run_conversion(
         typer.echo(f"overview plots in {folder}: {names}")
 
 
-@convert_app.command("cryosparc")
+def _not_for(what: str, **given: object) -> None:
+    """Refuse options that the detected kind of input does not take."""
+    for flag, value in given.items():
+        if value is not None:
+            name = "--" + flag.replace("_", "-")
+            raise typer.BadParameter(
+                f"{name} does not apply to {what}", param_hint=name
+            )
+
+
+@convert_app.command("convert", cls=PlainCommand)
 @conversion_command
-def convert_cryosparc(
-    particles: Annotated[
-        Path,
-        typer.Argument(exists=True, dir_okay=False, help="The .cs file to convert."),
-    ],
-    folder: StackFolder = None,
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            file_okay=False,
-            help="CryoSPARC project (default: inferred from the .cs path).",
+def convert_any(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            help="A .cs or .csg file, several .cs files (the main file, then its "
+            "passthrough files), a .star file, or a CryoSPARC job folder J<n> "
+            "(or its project folder with --job).",
         ),
-    ] = None,
+    ],
+    job: JobOption = None,
+    folder: StackFolder = None,
+    project_dir: ProjectDir = None,
     *,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
+    """Convert any input: the kind (.cs, .csg, .star, job folder) is recognised."""
+    from cryolike_convert.readers.detect import detect_input
+
+    detected = detect_input(paths, job)
+    if detected.kind == "cryosparc_job":
+        _not_for("a job folder", folder=folder, project_dir=project_dir)
+        return _convert_job(
+            detected.project_dir, detected.job_number, settings, progress
+        )
+    if detected.kind == "star":
+        return _convert_star(detected.paths[0], folder, project_dir, settings, progress)
+    return _convert_cs(list(detected.paths), folder, project_dir, settings, progress)
+
+
+def _convert_cs(
+    files: list[Path],
+    folder: Path | None,
+    project_dir: Path | None,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
     from cryolike_convert.compat import (
         convert_particle_stacks_from_indexed_cryosparc_file,
     )
 
     return convert_particle_stacks_from_indexed_cryosparc_file(
-        file_cs=particles,
+        file_cs=files[0] if len(files) == 1 else files,
         folder_cryosparc=folder or "",
         project_dir=project_dir,
         progress=progress,
@@ -159,56 +192,35 @@ def convert_cryosparc(
     )
 
 
-@convert_app.command("cryosparc-job")
-@conversion_command
-def convert_cryosparc_job(
-    folder: Annotated[
-        Path,
-        typer.Argument(
-            exists=True, file_okay=False, help="Folder holding J<n> (the project)."
-        ),
-    ],
-    job: Annotated[int, typer.Option("--job", "-j", help="Job number n of J<n>.")],
-    *,
+def _convert_job(
+    project: Path | None,
+    number: int | None,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
     from cryolike_convert.compat import (
         convert_particle_stacks_from_cryosparc_job_directory,
     )
 
     return convert_particle_stacks_from_cryosparc_job_directory(
-        folder_cryosparc=folder,
-        job_number=job,
+        folder_cryosparc=project or ".",
+        job_number=number or 0,
         progress=progress,
         **settings.api_arguments(),
     )
 
 
-@convert_app.command("star")
-@conversion_command
-def convert_star(
-    particles: Annotated[
-        Path,
-        typer.Argument(exists=True, dir_okay=False, help="The .star file to convert."),
-    ],
-    folder: StackFolder = None,
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            file_okay=False, help="RELION project folder (default: inferred)."
-        ),
-    ] = None,
-    *,
+def _convert_star(
+    file: Path,
+    folder: Path | None,
+    project_dir: Path | None,
     settings: ConvertSettings,
     progress: ProgressCallback,
 ) -> ConversionReport:
-    """Convert the particles of an indexed RELION .star file (rlnImageName)."""
     from cryolike_convert.compat import convert_particle_stacks_from_indexed_star_file
 
     return convert_particle_stacks_from_indexed_star_file(
-        star_file=particles,
+        star_file=file,
         folder_mrc=folder or "",
         project_dir=project_dir,
         progress=progress,
@@ -216,21 +228,97 @@ def convert_star(
     )
 
 
-@convert_app.command("star-pairs")
+@convert_app.command("cryosparc", cls=PlainCommand)
+@conversion_command
+def convert_cryosparc(
+    particles: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True,
+            metavar="FILE.cs...",
+            help="The .cs file to convert (or a .csg group, or the main .cs file "
+            "followed by its passthrough files, joined on uid).",
+        ),
+    ],
+    folder: StackFolder = None,
+    project_dir: ProjectDir = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert the particles of an indexed CryoSPARC .cs file (blob/path, blob/idx)."""
+    return _convert_cs(particles, folder, project_dir, settings, progress)
+
+
+@convert_app.command("cryosparc-job", cls=PlainCommand)
+@conversion_command
+def convert_cryosparc_job(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            metavar="DIR",
+            help="The job folder J<n>, or the project folder holding it (with --job).",
+        ),
+    ],
+    job: JobOption = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert a CryoSPARC job folder (J<n>/restack or J<n>/downsample)."""
+    from cryolike_convert.readers.detect import detect_input
+
+    detected = detect_input([folder], job)
+    return _convert_job(detected.project_dir, detected.job_number, settings, progress)
+
+
+@convert_app.command("star", cls=PlainCommand)
+@conversion_command
+def convert_star(
+    particles: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, metavar="FILE.star", help="The .star file to convert."
+        ),
+    ],
+    folder: StackFolder = None,
+    project_dir: ProjectDir = None,
+    *,
+    settings: ConvertSettings,
+    progress: ProgressCallback,
+) -> ConversionReport:
+    """Convert the particles of an indexed RELION .star file (rlnImageName)."""
+    return _convert_star(particles, folder, project_dir, settings, progress)
+
+
+@convert_app.command("star-pairs", cls=PlainCommand)
 @conversion_command
 def convert_star_pairs(
     mrc: Annotated[
         list[Path],
-        typer.Option(exists=True, dir_okay=False, help="An MRC stack (repeat)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="An MRC stack (repeat, in the order of --star).",
+        ),
     ],
     star: Annotated[
         list[Path],
-        typer.Option(exists=True, dir_okay=False, help="Its STAR file (repeat)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="The STAR file of the MRC stack at the same place (repeat).",
+        ),
     ],
     angles_in_radians: Annotated[
         bool,
         typer.Option(
             "--angles-in-radians",
+            metavar="",
             help="DefocusAngle and PhaseShift are in radians (default: degrees).",
         ),
     ] = False,

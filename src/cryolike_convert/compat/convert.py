@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from cryolike_convert.execution.library_warnings import routed_warnings
-from cryolike_convert.execution.pipeline import ConversionReport, run
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ConversionOptions
-from cryolike_convert.output.manifest import describe_input_file
+from cryolike_convert.output.manifest import describe_input_file, row_ranges
 from cryolike_convert.readers.os_errors import input_errors_named
 from cryolike_convert.readers.paths import resolve_stack_paths, resolve_user_path
 from cryolike_convert.readers.result import ReadResult
+from cryolike_convert.readers.selection import Selection, select_particles
 
 PathLike = str | os.PathLike[str]
 #: CryoLike's argument names → ConversionOptions fields.
@@ -36,9 +37,15 @@ def wrapper_options(arguments: dict[str, Any], **fixed: Any) -> ConversionOption
 
 
 def load_params(
-    params_input: PathLike | ImageDescriptor,
-) -> tuple[ImageDescriptor, dict[str, object]]:
-    """Load the params file (or take the given descriptor) and describe it for the manifest."""
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
+) -> tuple[ImageDescriptor | DerivedGrid, dict[str, object]]:
+    """Load the params file (or take the given descriptor) and describe it for the manifest.
+
+    A :class:`DerivedGrid` is passed on: the run derives the grid from the data
+    and records the params file it writes.
+    """
+    if isinstance(params_input, DerivedGrid):
+        return params_input, {"derived": True}
     if isinstance(params_input, ImageDescriptor):
         return params_input, {"in_memory": True, "grid": params_input.describe()}
     path = Path(params_input).expanduser()
@@ -52,7 +59,11 @@ def convert(
     folder: PathLike | None = None,
     **fixed: Any,
 ) -> ConversionReport:
-    """Run one wrapper: load the params, read the input, resolve its paths, convert.
+    """Run one wrapper: CryoLike's argument names → ConversionOptions, then convert.
+
+    This is the only place CryoLike's names (``skip_exist``, ``flag_plots``,
+    ``pixel_size``) are translated; the command line builds its ConversionOptions
+    from its own flags and calls :func:`convert_input` directly.
 
     Parameters
     ----------
@@ -75,13 +86,66 @@ def convert(
     ConversionError
         Any problem with the inputs, the options or the output folder.
     """
-    descriptor, params_record = load_params(arguments["params_input"])
+    params = load_params(arguments["params_input"])
     options = wrapper_options(arguments, **fixed)
+    return convert_input(
+        read,
+        params,
+        arguments["folder_output"],
+        options,
+        folder=folder,
+        progress=arguments.get("progress"),
+        ind=arguments.get("ind"),
+        uids=arguments.get("uids"),
+    )
+
+
+def convert_input(
+    read: Callable[[], ReadResult],
+    params: tuple[ImageDescriptor | DerivedGrid, dict[str, object]],
+    folder_output: PathLike,
+    options: ConversionOptions,
+    *,
+    folder: PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    ind: PathLike | None = None,
+    uids: PathLike | None = None,
+) -> ConversionReport:
+    """Read the input, select, resolve its paths, convert onto the grid of ``params``.
+
+    Parameters
+    ----------
+    read
+        Calls the reader.
+    params
+        The grid and its manifest record, from :func:`load_params`.
+    folder_output
+        The output folder ('' = current folder).
+    options
+        The run's options.
+    folder
+        A folder in which each stored path's basename is looked up, if given.
+    progress
+        The progress callback.
+    ind, uids
+        A file of row indices or of uids selecting the particles to convert.
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    ConversionError
+        Any problem with the inputs, the options or the output folder.
+    """
+    descriptor, params_record = params
     with input_errors_named(), routed_warnings():
         result = read()
+        selected, selection = select_particles(result.metadata, ind=ind, uids=uids)
         stack_folder = resolve_user_path(folder, "stack folder") if folder else None
         metadata, resolution = resolve_stack_paths(
-            result.metadata, stack_folder, result.search_dirs
+            selected, stack_folder, result.search_dirs
         )
         inputs = {
             "mode": result.mode,
@@ -90,17 +154,37 @@ def convert(
             "folder": str(stack_folder) if stack_folder else None,
             **result.details,
         }
+    if selection is not None:
+        inputs["selection"] = describe_selection(selection)
     return run(
         metadata,
         descriptor,
-        Path(arguments["folder_output"] or "."),
+        Path(folder_output or "."),
         options,
         inputs=inputs,
         resolution=resolution,
-        progress=arguments.get("progress"),
+        progress=progress,
         rows_without_images=list(result.rows_without_images),
         notes=list(result.notes),
     )
 
 
-__all__ = ["PathLike", "convert", "load_params", "wrapper_options"]
+def describe_selection(selection: Selection) -> dict[str, Any]:
+    """The manifest's record of a selection: its source and every row left out."""
+    return {
+        "kind": selection.kind,
+        "file": describe_input_file(selection.file) if selection.file else None,
+        "n_rows": selection.n_rows,
+        "n_selected": selection.n_rows - len(selection.unselected_rows),
+        "unselected_rows": row_ranges(selection.unselected_rows),
+    }
+
+
+__all__ = [
+    "PathLike",
+    "convert",
+    "convert_input",
+    "describe_selection",
+    "load_params",
+    "wrapper_options",
+]

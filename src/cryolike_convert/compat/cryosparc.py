@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from cryolike_convert.compat.convert import PathLike, convert
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
 from cryolike_convert.readers.cryosparc.indexed import read_indexed_cryosparc
 from cryolike_convert.readers.cryosparc.job import read_cryosparc_job
+from cryolike_convert.readers.selection import SelectionInput
 
 
 def convert_particle_stacks_from_indexed_cryosparc_file(
-    params_input: PathLike | ImageDescriptor,
-    file_cs: PathLike,
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
+    file_cs: PathLike | Sequence[PathLike],
     folder_cryosparc: PathLike = "",
     folder_output: PathLike = "",
     batch_size: int = 1024,
@@ -32,6 +34,10 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
+    downsample_box: int | None = None,
+    apply_sign: bool = False,
+    ind: SelectionInput | None = None,
+    uids: SelectionInput | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert the particles listed in a CryoSPARC ``.cs`` file.
@@ -44,9 +50,13 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     Parameters
     ----------
     params_input
-        The params file (or an :class:`ImageDescriptor`); the output grid.
+        The params file (or an :class:`ImageDescriptor`); the output grid. A
+        :class:`~cryolike_convert.image_descriptor.DerivedGrid` derives it from
+        the data and writes it to ``folder_output/params.npz``.
     file_cs
-        The ``.cs`` file with ``ctf/*`` and ``blob/path``/``blob/idx``.
+        The ``.cs`` file with ``ctf/*`` and ``blob/path``/``blob/idx``; or a
+        ``.csg`` result group; or several ``.cs`` files (the main file, then
+        passthrough files), joined on ``uid``.
     folder_cryosparc
         Folder holding the MRC stacks ('' = use the stored paths).
     folder_output
@@ -69,18 +79,27 @@ def convert_particle_stacks_from_indexed_cryosparc_file(
     on_missing, on_invalid
         ``'skip'`` converts the rest and reports missing stacks or bad images.
     workers
-        Worker processes, also of the local Dask cluster with ``executor='dask'``
-        (default: one per CPU core for runs of 2048+ images of 128² px or as many
-        pixels, run from a guarded script or the CLI; else none);
-        the output does not depend on it.
+        Threads converting blocks of images in this process (with
+        ``executor='dask'``: worker processes of the local cluster); default one
+        per available CPU core. The output does not depend on it.
     executor
         ``'local'`` (this machine) or ``'dask'`` (one task per stack on a
         ``dask.distributed`` cluster; ``pip install 'cryolike-convert[dask]'``).
     scheduler_address
         The Dask scheduler to use (``tcp://host:8786``); ``None`` starts a local
         cluster for the run.
+    downsample_box
+        Fourier-crop the images to this box (pixels) instead of pooling; the pixel
+        size grows by ``box / downsample_box``.
+    apply_sign
+        Multiply each image by its ``blob/sign`` (CryoLike ignores the sign).
+    ind, uids
+        Convert only these rows (0-based row numbers) or these ``uid`` values: a
+        ``.npy`` file (never unpickled), a text file of integers, or a sequence.
+        The manifest records the rows left out.
     progress
-        Called after every stack with ``(record, images_done, images_total)``.
+        Called with a :class:`~cryolike_convert.execution.pipeline.ConversionProgress`
+        when conversion starts, after every block of images and after every stack.
 
     Returns
     -------
@@ -105,9 +124,9 @@ convert_particle_stacks_from_indexed_cryosparc = (
 
 
 def convert_particle_stacks_from_cryosparc_job_directory(
-    params_input: PathLike | ImageDescriptor,
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
     folder_cryosparc: PathLike = "",
-    job_number: int = 0,
+    job_number: int | str = 0,
     folder_output: PathLike = "",
     batch_size: int = 1024,
     n_stacks_max: int = -1,
@@ -123,6 +142,10 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
+    downsample_box: int | None = None,
+    apply_sign: bool = False,
+    ind: SelectionInput | None = None,
+    uids: SelectionInput | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert a CryoSPARC job folder ``folder_cryosparc/J<job_number>``.
@@ -138,12 +161,15 @@ def convert_particle_stacks_from_cryosparc_job_directory(
     ----------
     params_input, folder_output, batch_size, n_stacks_max, downsample_factor,
     downsample_type, skip_exist, flag_plots, overwrite, on_missing, on_invalid, workers,
-    executor, scheduler_address, progress
-        As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`.
+    executor, scheduler_address, downsample_box, apply_sign, ind, uids, progress
+        As for :func:`convert_particle_stacks_from_indexed_cryosparc_file`; ``ind``
+        counts the rows of ``J<n>_passthrough_particles.cs``.
     folder_cryosparc
-        The folder holding ``J<n>`` (the CryoSPARC project folder).
+        The folder holding ``J<n>`` (the CryoSPARC project folder), or the job
+        folder ``J<n>`` itself.
     job_number
-        ``n`` of ``J<n>`` (not zero-padded).
+        ``n`` of ``J<n>`` (not zero-padded), or ``'J<n>'``; 0 with a job folder
+        takes ``n`` from its name.
     pixel_size
         Å per pixel of the stored images; by default ``blob/psize_A`` when a job
         file has it, else the MRC header.

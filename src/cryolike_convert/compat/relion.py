@@ -7,14 +7,15 @@ from typing import Literal
 
 from cryolike_convert.compat.convert import PathLike, convert
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ExecutorName, OnProblem
 from cryolike_convert.readers.relion.indexed import read_indexed_star
 from cryolike_convert.readers.relion.paired import as_path_list, read_paired_star
+from cryolike_convert.readers.selection import SelectionInput
 
 
 def convert_particle_stacks_from_indexed_star_file(
-    params_input: PathLike | ImageDescriptor,
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
     star_file: PathLike,
     folder_mrc: PathLike = "",
     folder_output: PathLike = "",
@@ -33,6 +34,10 @@ def convert_particle_stacks_from_indexed_star_file(
     workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
+    downsample_box: int | None = None,
+    apply_sign: bool = False,
+    ind: SelectionInput | None = None,
+    uids: SelectionInput | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert the particles listed in an indexed RELION STAR file.
@@ -47,7 +52,8 @@ def convert_particle_stacks_from_indexed_star_file(
     Parameters
     ----------
     params_input
-        The params file (or an :class:`ImageDescriptor`); the output grid.
+        The params file (or an :class:`ImageDescriptor`, or a
+        :class:`~cryolike_convert.image_descriptor.DerivedGrid`); the output grid.
     star_file
         The STAR file.
     folder_mrc
@@ -68,8 +74,10 @@ def convert_particle_stacks_from_indexed_star_file(
         Resume, or replace, a previous run in ``folder_output``.
     project_dir
         RELION project folder for relative image paths.
-    on_missing, on_invalid, workers, executor, scheduler_address, progress
-        As for :func:`cryolike_convert.compat.convert_particle_stacks_from_indexed_cryosparc_file`.
+    on_missing, on_invalid, workers, executor, scheduler_address, downsample_box,
+    apply_sign, ind, uids, progress
+        As for :func:`cryolike_convert.compat.convert_particle_stacks_from_indexed_cryosparc_file`
+        (``apply_sign`` needs a sign column, which STAR files do not have).
 
     Returns
     -------
@@ -88,7 +96,7 @@ def convert_particle_stacks_from_indexed_star_file(
 
 
 def convert_particle_stacks_from_paired_star_and_mrc_files(
-    params_input: PathLike | ImageDescriptor,
+    params_input: PathLike | ImageDescriptor | DerivedGrid,
     particle_file_list: PathLike | Sequence[PathLike],
     star_file_list: PathLike | Sequence[PathLike],
     folder_output: PathLike = "",
@@ -108,6 +116,10 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     workers: int | None = None,
     executor: ExecutorName = "local",
     scheduler_address: str | None = None,
+    downsample_box: int | None = None,
+    apply_sign: bool = False,
+    ind: SelectionInput | None = None,
+    uids: SelectionInput | None = None,
     progress: ProgressCallback | None = None,
 ) -> ConversionReport:
     """Convert MRC stacks, each described row by row by its own STAR file.
@@ -120,7 +132,8 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
     Parameters
     ----------
     params_input
-        The params file (or an :class:`ImageDescriptor`); the output grid.
+        The params file (or an :class:`ImageDescriptor`, or a
+        :class:`~cryolike_convert.image_descriptor.DerivedGrid`); the output grid.
     particle_file_list, star_file_list
         The MRC stacks and their STAR files, in the same order and of equal length.
     folder_output
@@ -139,8 +152,10 @@ def convert_particle_stacks_from_paired_star_and_mrc_files(
         Resume, or replace, a previous run in ``folder_output``.
     flag_plots
         Write PNG plots of every stack.
-    on_missing, on_invalid, workers, executor, scheduler_address, progress
-        As for :func:`cryolike_convert.compat.convert_particle_stacks_from_indexed_cryosparc_file`.
+    on_missing, on_invalid, workers, executor, scheduler_address, downsample_box,
+    apply_sign, ind, uids, progress
+        As for :func:`cryolike_convert.compat.convert_particle_stacks_from_indexed_cryosparc_file`
+        (``apply_sign`` needs a sign column, which STAR files do not have).
 
     Returns
     -------

@@ -1,19 +1,25 @@
-"""One output stack, converted by one worker: read → preprocess → transform → write.
+"""One output stack as a sequence of blocks: compute a block, append it, finish the stack.
 
-The images of a stack are processed in blocks of :data:`BLOCK` and streamed into the
-``.pt`` files, so a worker's memory is a few blocks whatever the stack size.
+A stack's images are processed in blocks of at most :data:`BLOCK` images (fewer for
+big grids, see :func:`block_size`). :func:`compute_block` reads, screens, centres
+and transforms one block; it touches no output and may run on any thread, in any
+order. :class:`StackWriter` appends the blocks of one stack, in order, to its two
+``.pt`` files (checksummed as they stream) and finishes the stack: fsync, rename,
+npz, plots. The block split depends only on the grid and the stack, never on the
+number of threads, so the output bytes do not either.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cryolike_convert.errors import ImageStackError
+from cryolike_convert.errors import SKIP_INVALID, ImageStackError
 from cryolike_convert.execution.interrupt import raise_if_stopping
 from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
@@ -24,10 +30,12 @@ from cryolike_convert.output.manifest import row_ranges
 from cryolike_convert.output.stack_npz import stack_npz_arrays
 from cryolike_convert.readers.mrc import read_images
 from cryolike_convert.transform.engine import images_to_fourier_polar
+from cryolike_convert.transform.precision import complex_dtype, real_dtype
 from cryolike_convert.transform.preprocess import (
     center_images,
     downsample_images,
     find_invalid_images,
+    fourier_crop_images,
     normalize_fourier,
 )
 from cryolike_convert.transform.spectrum import PowerSpectrum
@@ -38,6 +46,8 @@ BLOCK = 64
 BLOCK_BYTES = 16 << 20
 #: Images kept for the per-stack montages.
 PREVIEW = 16
+#: Stages whose seconds a run reports (summed over threads).
+STAGES = ("read", "preprocess", "transform", "write", "finish")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +61,7 @@ class BatchPlan:
 
 @dataclass(frozen=True, slots=True)
 class BatchTask:
-    """Everything one worker needs to write one stack (picklable, self-contained)."""
+    """Everything needed to write one stack (picklable, self-contained)."""
 
     plan: BatchPlan
     rows: ParticleMetadata
@@ -69,7 +79,7 @@ class StackRecord:
     number: int
     n_images: int
     files: dict[str, str]
-    sha256: dict[str, str]
+    checksums: dict[str, str]
     plots: dict[str, str]
     source_rows: list[list[int]]
     skipped: list[dict[str, Any]]
@@ -81,34 +91,47 @@ class StackRecord:
             "number": self.number,
             "n_images": self.n_images,
             "files": self.files,
-            "sha256": self.sha256,
+            "checksums": self.checksums,
             "plots": self.plots,
             "source_rows": self.source_rows,
             "skipped": self.skipped,
         }
 
 
-@dataclass
-class _Progress:
-    """What the blocks of one stack leave behind: kept rows, skips, preview, timings."""
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Rows ``[start, stop)`` of one stack's task."""
 
-    kept: list[np.ndarray] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    images: list[np.ndarray] = field(default_factory=list)
-    fourier: list[np.ndarray] = field(default_factory=list)
-    power: PowerSpectrum = field(default_factory=PowerSpectrum)
-    timings: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("read", "preprocess", "transform", "write"), 0.0
-        )
-    )
+    task: BatchTask
+    start: int
+    stop: int
 
-    def add_preview(self, images: np.ndarray, fourier: np.ndarray) -> None:
-        shown = sum(len(block) for block in self.images)
-        if shown < PREVIEW:
-            self.images.append(images[: PREVIEW - shown].copy())
-            self.fourier.append(fourier[: PREVIEW - shown].copy())
-        self.power.add(fourier)
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    """A computed block: the centred images kept, their transforms, what was skipped."""
+
+    block: Block
+    kept: np.ndarray
+    images: np.ndarray
+    fourier: np.ndarray
+    skipped: list[dict[str, Any]]
+    timings: dict[str, float]
+
+
+def block_size(descriptor: ImageDescriptor) -> int:
+    """Images per block: at most :data:`BLOCK`, under :data:`BLOCK_BYTES`, even."""
+    grid = descriptor.polar_grid
+    bytes_per_image = grid.n_points * complex_dtype(descriptor.precision).itemsize
+    fitting = max(2, BLOCK_BYTES // max(bytes_per_image, 1))
+    return int(min(BLOCK, fitting - fitting % 2))
+
+
+def stack_blocks(task: BatchTask) -> list[Block]:
+    """The blocks of one stack, in order (at least one, even for an empty stack)."""
+    size, total = block_size(task.descriptor), len(task.rows)
+    starts = range(0, max(total, 1), size)
+    return [Block(task, start, min(start + size, total)) for start in starts]
 
 
 def _read_rows(task: BatchTask, positions: np.ndarray) -> np.ndarray:
@@ -132,136 +155,198 @@ def _read_rows(task: BatchTask, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def _prepare_block(
-    task: BatchTask, positions: np.ndarray, state: _Progress
-) -> np.ndarray:
-    """Read, pool, screen and centre one block; returns the centred kept images."""
-    clock = time.perf_counter
-    started = clock()
-    images = _read_rows(task, positions)
-    state.timings["read"] += clock() - started
-    started = clock()
-    options = task.options
-    images = downsample_images(
-        images, options.downsample_factor, options.downsample_type
-    )
+def _screen(
+    task: BatchTask, positions: np.ndarray, images: np.ndarray
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Positions of the valid images; the invalid ones as skips (or an error)."""
     invalid = find_invalid_images(images)
     rows = task.rows
-    if invalid and options.on_invalid == "error":
+    if invalid and task.options.on_invalid == "error":
         position, reason = next(iter(invalid.items()))
         raise ImageStackError(
             f"{rows.source_path}: {rows.row_label(int(positions[position]))} — {reason}; "
-            "pass on_invalid='skip' to leave such images out (they are reported)"
+            f"pass {SKIP_INVALID} to leave such images out (they are reported)"
         )
-    for position, reason in invalid.items():
-        state.skipped.append(
-            {"row": int(rows.source_row[positions[position]]), "reason": reason}
-        )
+    skipped = [
+        {"row": int(rows.source_row[positions[position]]), "reason": reason}
+        for position, reason in invalid.items()
+    ]
     keep = np.ones(len(positions), dtype=bool)
     keep[list(invalid)] = False
-    state.kept.append(positions[keep])
-    images = center_images(np.ascontiguousarray(images[keep]))
-    state.timings["preprocess"] += clock() - started
-    return images
+    return keep, skipped
 
 
-def _block_size(bytes_per_image: int) -> int:
-    """Images per block: at most :data:`BLOCK`, under :data:`BLOCK_BYTES`, even."""
-    fitting = max(2, BLOCK_BYTES // max(bytes_per_image, 1))
-    return int(min(BLOCK, fitting - fitting % 2))
+def transform_block(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarray:
+    """Centred images → their normalised Fourier transforms on the polar grid.
 
-
-def _transform_block(images: np.ndarray, descriptor: ImageDescriptor) -> np.ndarray:
+    The one call into the transform engine.
+    """
     grid, precision = descriptor.polar_grid, descriptor.precision
-    source = images.astype(np.float64) if precision == "double" else images
+    source = images.astype(real_dtype(precision), copy=False)
     fourier = images_to_fourier_polar(source, grid, precision)
     return normalize_fourier(fourier, grid.integration_weights())
 
 
-def _write_tensors(
-    task: BatchTask, paths: dict[str, Path], state: _Progress
-) -> dict[str, str]:
-    descriptor = task.descriptor
-    grid = descriptor.polar_grid
-    complex_dtype = np.dtype(
-        np.complex64 if descriptor.precision == "single" else np.complex128
-    )
-    clock = time.perf_counter
-    row_shapes = (descriptor.n_pixels, (grid.n_shells, grid.n_inplanes))
-    with (
-        atomic_file(paths["phys"]) as phys_handle,
-        atomic_file(paths["fourier"]) as handle,
-        TensorFileWriter(phys_handle, np.dtype(np.float32), row_shapes[0]) as phys,
-        TensorFileWriter(handle, complex_dtype, row_shapes[1]) as fourier,
-    ):
-        block = _block_size(grid.n_points * complex_dtype.itemsize)
-        for start in range(0, len(task.rows), block):
-            raise_if_stopping()  # a signal stops threads between blocks
-            positions = np.arange(start, min(start + block, len(task.rows)))
-            images = _prepare_block(task, positions, state)
-            started = clock()
-            transformed = _transform_block(images, descriptor)
-            state.timings["transform"] += clock() - started
-            started = clock()
-            phys.append(images)
-            fourier.append(transformed)
-            state.add_preview(images, transformed)
-            state.timings["write"] += clock() - started
-        started = clock()
-    state.timings["write"] += clock() - started
-    return {
-        "phys": phys_handle.digest.hexdigest(),
-        "fourier": handle.digest.hexdigest(),
-    }
-
-
-def convert_batch(task: BatchTask) -> StackRecord:
-    """Read, transform and write one stack; return its record.
+def compute_block(block: Block) -> BlockResult:
+    """Read, pool, screen, centre and transform one block (no output is touched).
 
     Raises
     ------
     ImageStackError
         For a flat or non-finite image when ``on_invalid='error'``.
-    OutputError
-        If a file cannot be written.
+    InputFileError
+        If a stack cannot be read.
     """
-    layout = OutputLayout(task.root)
-    paths = layout.stack_files(task.plan.number)
-    state = _Progress()
-    # Bad pixels are found and reported by find_invalid_images; numpy's own
-    # floating-point warnings would only print ahead of that report.
-    with np.errstate(all="ignore"):
-        digests = _write_tensors(task, paths, state)
-    started = time.perf_counter()
-    kept = np.concatenate(state.kept) if state.kept else np.empty(0, dtype=np.int64)
-    rows = task.rows.take(kept)
-    arrays = stack_npz_arrays(
-        task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range
+    raise_if_stopping()  # blocks queued when a signal came are not started
+    task, clock = block.task, time.perf_counter
+    positions = np.arange(block.start, block.stop)
+    timings = dict.fromkeys(STAGES, 0.0)
+    started = clock()
+    if len(positions) == 0:
+        n_x, n_y = task.descriptor.n_pixels
+        grid = task.descriptor.polar_grid
+        empty = np.empty((0, n_x, n_y), dtype=np.float32)
+        fourier = np.empty(
+            (0, grid.n_shells, grid.n_inplanes),
+            complex_dtype(task.descriptor.precision),
+        )
+        return BlockResult(block, positions, empty, fourier, [], timings)
+    images = _read_rows(task, positions)
+    timings["read"] = clock() - started
+    started = clock()
+    options = task.options
+    if options.apply_sign and task.rows.sign is not None:
+        images *= task.rows.sign[positions, None, None].astype(np.float32)
+    if options.downsample_box is not None:
+        images = fourier_crop_images(images, options.downsample_box)
+    images = downsample_images(
+        images, options.downsample_factor, options.downsample_type
     )
-    digests["npz"] = save_npz(paths["npz"], arrays)
-    plots: dict[str, str] = {}
-    if task.options.make_plots and state.power.n_images:
+    keep, skipped = _screen(task, positions, images)
+    images = center_images(np.ascontiguousarray(images[keep]))
+    timings["preprocess"] = clock() - started
+    started = clock()
+    fourier = transform_block(images, task.descriptor)
+    timings["transform"] = clock() - started
+    return BlockResult(block, positions[keep], images, fourier, skipped, timings)
+
+
+class _Abandoned(Exception):
+    """Stops a stack's writers (the run stopped before the stack was complete)."""
+
+
+class StackWriter:
+    """Writes one stack: its blocks appended in order, then finished.
+
+    Opening creates the two ``.pt`` files under temporary names. :meth:`append`
+    streams a block into them (checksummed as the bytes pass); :meth:`finish`
+    completes them (fsync once, rename), writes the npz and the plots and returns
+    the record; :meth:`abandon` removes what was written. ``finish`` may run on
+    another thread than ``append``, never at the same time.
+    """
+
+    def __init__(self, task: BatchTask) -> None:
+        self.task = task
+        self.layout = OutputLayout(task.root)
+        self.paths = self.layout.stack_files(task.plan.number)
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        self._kept: list[np.ndarray] = []
+        self._skipped: list[dict[str, Any]] = []
+        self._preview_images: list[np.ndarray] = []
+        self._preview_fourier: list[np.ndarray] = []
+        self._power = PowerSpectrum()
+        self._n_images = 0
+        descriptor = task.descriptor
+        grid = descriptor.polar_grid
+        self._files = ExitStack()
+        with self._files:
+            self._phys_file = self._files.enter_context(atomic_file(self.paths["phys"]))
+            self._fourier_file = self._files.enter_context(
+                atomic_file(self.paths["fourier"])
+            )
+            self._phys = self._files.enter_context(
+                TensorFileWriter(
+                    self._phys_file, np.dtype(np.float32), descriptor.n_pixels
+                )
+            )
+            self._fourier = self._files.enter_context(
+                TensorFileWriter(
+                    self._fourier_file,
+                    complex_dtype(descriptor.precision),
+                    (grid.n_shells, grid.n_inplanes),
+                )
+            )
+            self._files = self._files.pop_all()
+
+    def append(self, result: BlockResult) -> None:
+        """Stream one computed block (the next in order) into the stack's files."""
+        started = time.perf_counter()
+        for stage, seconds in result.timings.items():
+            self.timings[stage] += seconds
+        self._kept.append(result.kept)
+        self._skipped += result.skipped
+        self._phys.append(result.images)
+        self._fourier.append(result.fourier)
+        shown = sum(len(block) for block in self._preview_images)
+        if self.task.options.make_plots and shown < PREVIEW:
+            self._preview_images.append(result.images[: PREVIEW - shown].copy())
+            self._preview_fourier.append(result.fourier[: PREVIEW - shown].copy())
+        if self.task.options.make_plots and len(result.fourier):
+            self._power.add(result.fourier)
+        self._n_images += len(result.fourier)
+        self.timings["write"] += time.perf_counter() - started
+
+    def abandon(self) -> None:
+        """Remove the temporary files; nothing of this stack is left."""
+        reason = _Abandoned()
+        with suppress(_Abandoned):
+            self._files.__exit__(_Abandoned, reason, None)
+
+    def finish(self) -> StackRecord:
+        """Complete the ``.pt`` files (fsync, rename), write the npz and the plots.
+
+        Raises
+        ------
+        OutputError
+            If a file cannot be written.
+        """
+        started = time.perf_counter()
+        self._files.close()
+        checksums = {
+            "phys": self._phys_file.checksum(),
+            "fourier": self._fourier_file.checksum(),
+        }
+        task, layout = self.task, self.layout
+        kept = np.concatenate(self._kept) if self._kept else np.empty(0, np.int64)
+        rows = task.rows.take(kept)
+        arrays = stack_npz_arrays(
+            task.descriptor, rows, task.reference_pixel_size, task.plan.stack_range
+        )
+        checksums["npz"] = save_npz(self.paths["npz"], arrays)
+        plots = self._plots(rows) if task.options.make_plots and self._n_images else {}
+        self.timings["finish"] += time.perf_counter() - started
+        return StackRecord(
+            number=task.plan.number,
+            n_images=len(rows),
+            files={kind: layout.relative(path) for kind, path in self.paths.items()},
+            checksums={kind: checksums[kind] for kind in self.paths},
+            plots=plots,
+            source_rows=row_ranges(rows.source_row),
+            skipped=self._skipped,
+            timings=self.timings,
+        )
+
+    def _plots(self, rows: ParticleMetadata) -> dict[str, str]:
         from cryolike_convert.output.plots import image_labels, save_stack_plots
 
-        plot_paths = layout.plot_files(task.plan.number)
+        plot_paths = self.layout.plot_files(self.task.plan.number)
         shown = rows.take(np.arange(min(PREVIEW, len(rows))))
         save_stack_plots(
-            np.concatenate(state.images),
-            np.concatenate(state.fourier),
-            task.descriptor,
+            np.concatenate(self._preview_images),
+            np.concatenate(self._preview_fourier),
+            self.task.descriptor,
             plot_paths,
-            power=state.power,
+            power=self._power,
             labels=image_labels(shown.source_row, shown.uid),
         )
-        plots = {kind: layout.relative(path) for kind, path in plot_paths.items()}
-    state.timings["write"] += time.perf_counter() - started
-    return StackRecord(
-        number=task.plan.number,
-        n_images=len(rows),
-        files={kind: layout.relative(path) for kind, path in paths.items()},
-        sha256=digests,
-        plots=plots,
-        source_rows=row_ranges(rows.source_row),
-        skipped=state.skipped,
-        timings=state.timings,
-    )
+        return {kind: self.layout.relative(path) for kind, path in plot_paths.items()}

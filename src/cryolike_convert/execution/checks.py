@@ -8,16 +8,22 @@ from pathlib import Path
 import numpy as np
 
 from cryolike_convert.errors import (
+    PIXEL_SIZE,
+    SKIP_MISSING,
+    STACK_FOLDERS,
     ConversionError,
     GridMismatchError,
     ImageStackError,
     MetadataError,
     PixelSizeError,
+    spelled,
 )
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
+from cryolike_convert.options import OptionError
 from cryolike_convert.readers.mrc import StackInfo, inspect_stack
 from cryolike_convert.readers.paths import ResolvedStack, clean_stored_path
+from cryolike_convert.transform.preprocess import downsampled_geometry
 
 MAX_LISTED = 20
 PIXEL_SIZE_RTOL = 1e-4
@@ -138,8 +144,8 @@ def check_stacks(
         raise ImageStackError(
             f"{metadata.source_path}: {len(problems)} problem(s) with the image stacks; "
             f"nothing was written:\n  {_problem_list(problems)}\n"
-            "Fix the paths (folder / project_dir) or pass on_missing='skip' "
-            "(CLI --skip-missing) to convert the rest."
+            f"Fix the paths ({STACK_FOLDERS}) or pass {SKIP_MISSING} to convert the "
+            "rest."
         )
     return infos, sorted(skipped, key=lambda item: item.position)
 
@@ -237,9 +243,10 @@ def determine_pixel_size(
             and abs(manual - from_metadata) > PIXEL_SIZE_RTOL * from_metadata
         ):
             raise PixelSizeError(
-                f"{metadata.source_path}: pixel_size={manual:g} Å was given but the metadata "
-                f"({metadata.label('pixel_size_angstrom')}) says {from_metadata:g} Å; "
-                "drop the pixel_size argument or fix the metadata"
+                f"{metadata.source_path}: "
+                f"{spelled(f'pixel_size={manual:g}', f'--pixel-size {manual:g}')} Å was "
+                f"given but the metadata ({metadata.label('pixel_size_angstrom')}) says "
+                f"{from_metadata:g} Å; leave out {PIXEL_SIZE} or fix the metadata"
             )
         return PixelSize(float(manual), "manual", from_metadata)
     if from_metadata is not None:
@@ -251,46 +258,121 @@ def determine_pixel_size(
         what = "disagree" if headers.size else "are unset (0)"
         raise PixelSizeError(
             f"{metadata.source_path}: no pixel size in the metadata and the MRC headers {what}; "
-            "pass pixel_size (Å per pixel of the stored images)"
+            f"pass {PIXEL_SIZE} (Å per pixel of the stored images)"
         )
     return PixelSize(value, "mrc_header", None)
 
 
+#: Pooling factors above this look like a box size (``--downsample 128``).
+FACTOR_HINT_ABOVE = 8
+
+
+def downsample_hint(factor: int) -> str:
+    """A hint for a pooling factor that was probably meant as a target box."""
+    if factor <= FACTOR_HINT_ABOVE:
+        return ""
+    box = spelled(f"downsample_box={factor}", f"--box {factor}")
+    return (
+        f" Note: {spelled(f'downsample_factor={factor}', f'--downsample {factor}')} "
+        f"pools {factor}×{factor}-pixel blocks; to downsample to a {factor}-px box "
+        f"(Fourier cropping) use {box}."
+    )
+
+
 def check_grid(
-    descriptor: ImageDescriptor, shape: tuple[int, int], pixel_size: float, factor: int
+    descriptor: ImageDescriptor,
+    shape: tuple[int, int],
+    pixel_size: float,
+    factor: int,
+    box: int | None = None,
 ) -> None:
     """The images after downsampling must be the params file's grid.
+
+    Parameters
+    ----------
+    descriptor
+        The params file's grid.
+    shape
+        Stored image shape, pixels.
+    pixel_size
+        Stored pixel size, Å.
+    factor, box
+        Pooling factor, or Fourier-cropping target box (wins when given).
 
     Raises
     ------
     GridMismatchError
         Saying which params file would fit.
+    OptionError
+        If ``box`` is larger than the images.
     """
-    if factor > min(shape):
+    if box is None and factor > min(shape):
         raise GridMismatchError(
             f"the downsample factor {factor} exceeds the image box ({shape[0]}×"
             f"{shape[1]} px): pooling {factor}×{factor} blocks would leave no pixel. "
             f"Choose a factor of at most {min(shape)} (one that divides {shape[0]} "
             "keeps every pixel)."
         )
-    n_out = shape[0] // factor
-    size_out = pixel_size * factor
+    if box is not None and box > shape[0]:
+        raise OptionError(
+            f"{spelled(f'downsample_box={box}', f'--box {box}')} is larger than the "
+            f"images ({shape[0]} px); Fourier cropping only makes images smaller"
+        )
+    n_out, size_out = downsampled_geometry(shape[0], pixel_size, factor, box)
     n_params = descriptor.n_pixels
     size_params = descriptor.pixel_size_angstrom
     box_ok = n_params == (n_out, n_out)
     size_ok = all(abs(size_out - s) <= GRID_PIXEL_SIZE_RTOL * s for s in size_params)
-    if not (box_ok and size_ok):
-        raise GridMismatchError(
-            f"the images are {shape[0]} px at {pixel_size:g} Å"
-            + (
-                f", downsampled ×{factor} to {n_out} px at {size_out:g} Å"
-                if factor > 1
-                else ""
-            )
-            + f", but the params file describes {n_params[0]} px at {size_params[0]:g} Å. "
-            f"A params file that fits: ImageDescriptor.from_individual_values("
-            f"n_pixels={n_out}, pixel_size={size_out:g}) (CLI: cryolike-convert params "
-            f"--n-pixels {n_out} --pixel-size {size_out:g})."
+    if box_ok and size_ok:
+        return
+    if box is not None:
+        how = f", Fourier-cropped to {n_out} px at {size_out:g} Å"
+    elif factor > 1:
+        how = f", downsampled ×{factor} to {n_out} px at {size_out:g} Å"
+    else:
+        how = ""
+    fits = spelled(
+        f"ImageDescriptor.from_individual_values(n_pixels={n_out}, "
+        f"pixel_size={size_out:g})",
+        f"cryolike-convert params --n-pixels {n_out} --pixel-size {size_out:g}, or "
+        "leave out --params to derive the grid from the data",
+    )
+    raise GridMismatchError(
+        f"the images are {shape[0]} px at {pixel_size:g} Å{how}, but the params file "
+        f"describes {n_params[0]} px at {size_params[0]:g} Å. A params file that "
+        f"fits: {fits}.{downsample_hint(factor)}"
+    )
+
+
+def check_sign(metadata: ParticleMetadata, apply_sign: bool) -> None:
+    """With ``apply_sign`` every row needs a sign of +1 or -1 (``blob/sign``).
+
+    Raises
+    ------
+    MetadataError
+        If the input has no sign column or a row's sign is not ±1.
+    """
+    if not apply_sign:
+        return
+    option = spelled("apply_sign=True", "--apply-sign")
+    if metadata.sign is None:
+        raise MetadataError(
+            f"{metadata.source_path}: {option} was given but the input has no image "
+            f"sign ({metadata.label('sign')}); leave it out",
+            path=metadata.source_path,
+            field=metadata.label("sign"),
+        )
+    bad = np.flatnonzero(np.abs(metadata.sign) != 1)
+    if bad.size:
+        row = int(bad[0])
+        raise MetadataError(
+            f"{metadata.source_path}: {metadata.row_label(row)} — "
+            f"{metadata.label('sign')} is {metadata.sign[row]:g}; {option} expects "
+            f"+1 or -1 ({bad.size} row(s) affected)",
+            path=metadata.source_path,
+            row=row,
+            field=metadata.label("sign"),
+            value=float(metadata.sign[row]),
         )
 
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cryolike_convert.errors import ConversionError, MissingDependencyError
+from cryolike_convert.errors import (
+    INSTALL_HINTS,
+    ConversionError,
+    MissingDependencyError,
+    spelled,
+)
+from cryolike_convert.execution.in_order import Pending, map_in_order
 from cryolike_convert.execution.interrupt import (
     STOP,
     deferred_interrupts,
@@ -34,7 +39,9 @@ RETRIES = 3
 IN_FLIGHT_PER_THREAD = 2
 #: Seconds between checks for a signal while waiting for a task.
 POLL_SECONDS = 0.05
-INSTALL_HINT = "pip install 'cryolike-convert[dask]'"
+INSTALL_HINT = INSTALL_HINTS["dask"]
+_DASK = spelled("executor='dask'", "--executor dask")
+_LOCAL = spelled("executor='local'", "--executor local")
 
 
 def import_distributed() -> Any:
@@ -54,8 +61,8 @@ def import_distributed() -> Any:
         import distributed
     except ImportError as err:
         raise MissingDependencyError(
-            "executor='dask' needs dask.distributed, which is not installed: "
-            f"{INSTALL_HINT} (or use executor='local')"
+            f"{_DASK} needs dask.distributed, which is not installed: "
+            f"{INSTALL_HINT} (or use {_LOCAL})"
         ) from err
     return distributed
 
@@ -94,6 +101,18 @@ def _result(future: Any) -> Any:
             STOP.wait(POLL_SECONDS)
         raise_if_stopping()
         return future.result()
+
+
+@dataclass(frozen=True)
+class _Polled(Generic[Result]):
+    """A Dask future whose wait polls for a signal (see :func:`_result`)."""
+
+    future: Any
+
+    def result(self) -> Result:
+        """Wait for the task; return its result or raise its error."""
+        value: Result = _result(self.future)
+        return value
 
 
 def _attempt(function: Callable[[Task], Result], task: Task) -> _Outcome[Result]:
@@ -187,29 +206,32 @@ def map_on_dask(
             client = scope.enter_context(
                 _connect(distributed, workers, scheduler_address)
             )
-        pending: deque[Any] = deque()
-        try:
-            raise_if_stopping()
-            for task in tasks:
-                with deferred_interrupts():
-                    pending.append(
-                        client.submit(
-                            _attempt, function, task, retries=RETRIES, pure=False
-                        )
-                    )
-                    full = len(pending) >= _in_flight_limit(client, workers)
-                if full:
-                    yield _unwrap(_result(pending.popleft()))
-            while pending:
-                yield _unwrap(_result(pending.popleft()))
-        except BaseException as error:
-            if scheduler_address is None or isinstance(error, KeyboardInterrupt):
+        raise_if_stopping()
+
+        def start(task: Task) -> Pending[_Outcome[Result]]:
+            with deferred_interrupts():
+                future = client.submit(
+                    _attempt, function, task, retries=RETRIES, pure=False
+                )
+            return _Polled(future)
+
+        def settle(pending: Sequence[Pending[_Outcome[Result]]]) -> None:
+            futures = [item.future for item in pending if isinstance(item, _Polled)]
+            if scheduler_address is None or STOP.is_set():
                 # Closing the local cluster stops its workers; an interrupted run
                 # does not wait for the stacks in flight (they are redone on resume).
-                client.cancel(list(pending), force=True)
-                pending.clear()
-            raise
-        finally:
+                with deferred_interrupts():
+                    client.cancel(futures, force=True)
+                return
             # Tasks already running cannot be stopped; let the (bounded) rest finish
             # so that no stack file appears after the caller has cleaned up.
-            client.gather(list(pending), errors="skip")
+            client.gather(futures, errors="skip")
+
+        outcomes = map_in_order(
+            start, tasks, lambda: _in_flight_limit(client, workers), settle
+        )
+        try:
+            for outcome in outcomes:
+                yield _unwrap(outcome)
+        finally:
+            outcomes.close()

@@ -1,4 +1,4 @@
-"""plan_batches → convert_batch (``batch.py``, one stack per worker) → run."""
+"""A conversion run: check → plan → prepare the output → convert → finish."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,10 @@ from cryolike_convert.errors import (
     OutputError,
 )
 from cryolike_convert.execution.batch import (
+    STAGES,
     BatchPlan,
     BatchTask,
     StackRecord,
-    convert_batch,
 )
 from cryolike_convert.execution.checks import (
     PixelSize,
@@ -31,25 +31,29 @@ from cryolike_convert.execution.checks import (
     check_grid,
     check_image_shape,
     check_lens_scalars,
+    check_sign,
     check_stacks,
     determine_pixel_size,
 )
-from cryolike_convert.execution.children import ChildProcesses
 from cryolike_convert.execution.duplicates import Duplicates, find_duplicates
-from cryolike_convert.execution.executors import main_module_is_spawn_safe, map_in_order
+from cryolike_convert.execution.executors import execute
 from cryolike_convert.execution.interrupt import (
     SignalGuard,
     interruption,
     keep_finished,
-    stop_workers,
 )
 from cryolike_convert.execution.library_warnings import routed_warnings
-from cryolike_convert.image_descriptor import ImageDescriptor
+from cryolike_convert.execution.stream import BlockDone
+from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.options import ConversionOptions, resolve_workers
+from cryolike_convert.output.derived_params import (
+    DerivedParams,
+    remove_previous_derived,
+)
 from cryolike_convert.output.input_stamps import stamp_files
 from cryolike_convert.output.layout import OutputLayout
-from cryolike_convert.output.lock import acquire_output_lock
+from cryolike_convert.output.lock import OutputLock, acquire_output_lock
 from cryolike_convert.output.manifest import (
     REBUILD,
     Manifest,
@@ -64,6 +68,7 @@ from cryolike_convert.output.manifest import (
 from cryolike_convert.output.rebuild import recovered_entry
 from cryolike_convert.output.removal import remove_run_files
 from cryolike_convert.readers.paths import ResolvedStack, resolve_user_path
+from cryolike_convert.transform.preprocess import downsampled_geometry
 
 
 def plan_batches(
@@ -121,10 +126,44 @@ class ConversionReport:
     elapsed_seconds: float
     timings: dict[str, float]
     stacks: list[dict[str, Any]]
+    n_reused_stacks: int = 0
+    params_file: Path | None = None
     lock: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressCallback = Callable[[StackRecord, int, int], None]
+@dataclass(frozen=True, slots=True)
+class ConversionProgress:
+    """Where a run stands; passed to the ``progress`` callback.
+
+    The callback is called once when conversion starts (the totals are known then,
+    and so are the stacks a resumed run reuses), after every block of images written,
+    and after every stack recorded in the manifest (``stack`` is then its record).
+    Counts include the reused stacks; with ``executor='dask'`` only stacks report.
+    """
+
+    images_done: int
+    images_total: int
+    stacks_done: int
+    stacks_total: int
+    stacks_reused: int
+    images_reused: int
+    stack: StackRecord | None = None
+
+
+ProgressCallback = Callable[[ConversionProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What a run was asked to do (``run``'s arguments)."""
+
+    metadata: ParticleMetadata
+    descriptor: ImageDescriptor
+    options: ConversionOptions
+    inputs: dict[str, Any]
+    resolution: list[ResolvedStack] | None
+    rows_without_images: list[dict[str, Any]]
+    notes: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +172,36 @@ class _Prepared:
     skipped: list[SkippedRow]
     pixel_size: PixelSize
     permissive: frozenset[str]
+    descriptor: ImageDescriptor
+    output_pixel_size: float
     warnings: tuple[dict[str, str], ...] = ()
     stamps: dict[str, dict[str, int]] = field(default_factory=dict)
     duplicates: tuple[Duplicates, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The stacks of a run and the rows ``n_stacks_max`` left out."""
+
+    stacks: list[BatchPlan]
+    left_out: np.ndarray
+
+
+@dataclass(slots=True)
+class _Output:
+    """The output folder of a run: its manifest and the stacks a resume reuses."""
+
+    layout: OutputLayout
+    manifest: Manifest
+    resumed: bool
+    reused: dict[int, dict[str, Any]]
+    derived: DerivedParams | None = None
+    params_file: Path | None = None
+
+
 def _check_inputs(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     options: ConversionOptions,
     resolution: list[ResolvedStack] | None,
 ) -> _Prepared:
@@ -159,8 +220,13 @@ def _check_inputs(
         used = {metadata.stack_files[c]: infos[metadata.stack_files[c]] for c in codes}
     shape = check_image_shape(used)
     pixel_size = determine_pixel_size(kept_rows, used, options.pixel_size_angstrom)
-    check_grid(descriptor, shape, pixel_size.angstrom, options.downsample_factor)
+    factor, box = options.downsample_factor, options.downsample_box
+    n_out, size_out = downsampled_geometry(shape[0], pixel_size.angstrom, factor, box)
+    if isinstance(descriptor, DerivedGrid):
+        descriptor = descriptor.descriptor(n_out, size_out)
+    check_grid(descriptor, shape, pixel_size.angstrom, factor, box)
     check_lens_scalars(kept_rows)
+    check_sign(kept_rows, options.apply_sign)
     permissive = frozenset(path for path, info in used.items() if info.permissive)
     notes = tuple(
         {"file": path, "warning": text}
@@ -171,7 +237,7 @@ def _check_inputs(
         warnings.warn(
             f"{note['file']}: read permissively ({note['warning']})",
             ConversionWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
     duplicates = tuple(find_duplicates(kept_rows))
     for found in duplicates:
@@ -181,6 +247,8 @@ def _check_inputs(
         skipped,
         pixel_size,
         permissive,
+        descriptor,
+        size_out,
         notes,
         stamp_files(used),
         duplicates,
@@ -189,7 +257,7 @@ def _check_inputs(
 
 def run(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     output_dir: str | os.PathLike[str],
     options: ConversionOptions,
     *,
@@ -201,14 +269,18 @@ def run(
 ) -> ConversionReport:
     """Check everything, then convert ``metadata`` into stacks under ``output_dir``.
 
-    Every problem with the inputs is found before the first file is written. The
-    output folder is locked for the run (see :mod:`cryolike_convert.output.lock`).
+    The steps: check the inputs, plan the stacks, prepare the output folder,
+    convert (each finished stack is recorded in the manifest as it completes),
+    finish. Every problem with the inputs is found before the first file is written.
+    The output folder is locked for the run (see :mod:`cryolike_convert.output.lock`).
+    A run stopped by Ctrl-C or SIGTERM keeps its finished stacks, marks the manifest
+    ``interrupted`` and raises :class:`~cryolike_convert.errors.ConversionInterrupted`;
+    no thread or worker process of the run outlives it.
     A run that fails part-way removes the files it wrote (a resumed run keeps the
-    stacks that were already finished). A run stopped by Ctrl-C or SIGTERM keeps
-    its finished stacks, marks the manifest ``interrupted`` and raises
-    :class:`~cryolike_convert.errors.ConversionInterrupted`; no worker process
-    outlives it. ``rows_without_images`` (``{"rows": ranges, "reason": ...}``) and
-    ``notes`` (warnings) are reported in the manifest and the report.
+    stacks that were already finished). ``rows_without_images`` (``{"rows": ranges,
+    "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
+    With a :class:`DerivedGrid` the grid comes from the data and is written to
+    ``OUT/params.npz``.
 
     Raises
     ------
@@ -235,7 +307,7 @@ def run(
 
 def _run(
     metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
+    descriptor: ImageDescriptor | DerivedGrid,
     output_dir: str | os.PathLike[str],
     options: ConversionOptions,
     *,
@@ -248,161 +320,280 @@ def _run(
     scope: ExitStack,
 ) -> ConversionReport:
     started = time.perf_counter()
-    children = ChildProcesses()
     prepared = _check_inputs(metadata, descriptor, options, resolution)
-    groups = metadata.group if options.flush_per_group else None
-    plans, left_out = plan_batches(
+    job = _Run(
+        metadata,
+        prepared.descriptor,
+        options,
+        inputs,
+        resolution,
+        list(rows_without_images or []),
+        list(notes or []),
+    )
+    plan = _plan(job, prepared)
+    derive = isinstance(descriptor, DerivedGrid)
+    root = resolve_user_path(output_dir, "output folder", OutputError)
+    lock = scope.enter_context(acquire_output_lock(root))
+    output = _prepare_output(job, root, prepared, plan, derive, lock)
+    try:
+        timings = _convert(job, prepared, plan, output, progress)
+    except BaseException as error:
+        guard.calm()
+        number = interruption(error, guard)
+        if number is not None:
+            keep_finished(output.manifest)
+            raise ConversionInterrupted(
+                number,
+                n_stacks_kept=len(output.manifest.stacks),
+                output_dir=output.layout.root,
+            ) from error
+        _discard_unrecorded(output)
+        raise
+    return _finish(job, prepared, plan, output, timings, started)
+
+
+def _plan(job: _Run, prepared: _Prepared) -> _Plan:
+    """Split the rows kept into stacks (and those ``n_stacks_max`` leaves out)."""
+    options = job.options
+    groups = job.metadata.group if options.flush_per_group else None
+    stacks, left_out = plan_batches(
         prepared.kept, options.batch_size, options.n_stacks_max, groups
     )
-    layout = OutputLayout(resolve_user_path(output_dir, "output folder", OutputError))
-    lock = scope.enter_context(acquire_output_lock(layout.root))
-    previous = prepare_output(layout, options.overwrite, options.resume)
-    source = prepared.pixel_size
-    header = manifest_header(
-        n_rows=len(metadata),
-        inputs=inputs,
-        options=options.describe(),
-        grid=descriptor.describe(),
-        pixel_size={
-            "source_angstrom": source.angstrom,
-            "source": source.source,
-            "output_angstrom": source.angstrom * options.downsample_factor,
-        },
-        resolution=resolution,
-        image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
-        stack_stamps=prepared.stamps,
-    )
+    return _Plan(stacks, left_out)
+
+
+def _prepare_output(
+    job: _Run,
+    output_dir: Path,
+    prepared: _Prepared,
+    plan: _Plan,
+    derive: bool,
+    lock: OutputLock,
+) -> _Output:
+    """Apply the re-run policy, write the first manifest; find the stacks to reuse.
+
+    With ``derive``, the grid derived from the data is written to ``OUT/params.npz``.
+    """
+    layout = OutputLayout(output_dir)
+    derived = None
+    if job.options.overwrite:
+        remove_previous_derived(layout)
+    if derive:
+        derived = DerivedParams(layout, prepared.descriptor)
+        derived.check_writable()
+        job = replace(job, inputs={**job.inputs, "params": derived.record()})
+    previous = prepare_output(layout, job.options.overwrite, job.options.resume)
+    header = {**_header(job, prepared), "lock": lock.describe()}
     rebuilt = previous is not None and REBUILD in previous
     if previous is not None and not rebuilt:
         check_resumable(layout, previous, header)
+    params_file = derived.write() if derived is not None else None
+    manifest = _new_manifest(job, layout, header, prepared, plan)
+    if rebuilt:
+        reused = _recover_stacks(job, layout, prepared, plan)
+        manifest.warnings.append(
+            f"{previous[REBUILD]}; rebuilt from {len(reused)} stack(s) on disk that "  # type: ignore[index]
+            "match the inputs"
+        )
+    else:
+        reused = {
+            e["number"]: e
+            for e in (previous or {}).get("stacks", [])
+            if finished_stack(layout, e)
+        }
+    manifest.stacks.update(reused)
+    manifest.write()
+    return _Output(layout, manifest, previous is not None, reused, derived, params_file)
+
+
+def _header(job: _Run, prepared: _Prepared) -> dict[str, Any]:
+    """The manifest's record of what went in and how (compared on resume)."""
+    source, metadata, options = prepared.pixel_size, job.metadata, job.options
+    return manifest_header(
+        n_rows=len(metadata),
+        inputs=job.inputs,
+        options=options.describe(),
+        grid=job.descriptor.describe(),
+        pixel_size={
+            "source_angstrom": source.angstrom,
+            "source": source.source,
+            "output_angstrom": prepared.output_pixel_size,
+        },
+        resolution=job.resolution,
+        image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
+        sign_applied=options.apply_sign,
+        stack_stamps=prepared.stamps,
+    )
+
+
+def _new_manifest(
+    job: _Run,
+    layout: OutputLayout,
+    header: dict[str, Any],
+    prepared: _Prepared,
+    plan: _Plan,
+) -> Manifest:
+    """The manifest before any stack: warnings and every row that will not convert."""
+    metadata, left_out = job.metadata, plan.left_out
     messages = [
         f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
     ]
     messages += [found.text for found in prepared.duplicates]
-    manifest = Manifest(
-        layout,
-        {**header, "lock": lock.describe()},
-        warnings=messages + list(notes or []),
-    )
+    manifest = Manifest(layout, header, warnings=messages + job.notes)
     if prepared.duplicates:
         manifest.header["duplicates"] = [d.describe() for d in prepared.duplicates]
-    manifest.without_images = list(rows_without_images or [])
+    manifest.without_images = job.rows_without_images
     manifest.skipped = [
         {"row": int(metadata.source_row[s.position]), "reason": s.reason}
         for s in prepared.skipped
     ]
     manifest.unconverted = {
-        "reason": f"n_stacks_max={options.n_stacks_max} reached"
+        "reason": f"n_stacks_max={job.options.n_stacks_max} reached"
         if left_out.size
         else None,
         "n_rows": int(left_out.size),
         "rows": row_ranges(np.sort(metadata.source_row[left_out])),
     }
-    if rebuilt:
-        done = _recover_stacks(plans, metadata, descriptor, layout, options, prepared)
-        manifest.warnings.append(
-            f"{previous[REBUILD]}; rebuilt from {len(done)} stack(s) on disk that "  # type: ignore[index]
-            "match the inputs"
+    return manifest
+
+
+class _Tally:
+    """Images and stacks done so far, for the progress callback."""
+
+    def __init__(self, plan: _Plan, output: _Output) -> None:
+        self.rows = {p.number: len(p.positions) for p in plan.stacks}
+        reused_images = sum(self.rows.get(n, 0) for n in output.reused)
+        self.progress = ConversionProgress(
+            images_done=reused_images,
+            images_total=sum(self.rows.values()),
+            stacks_done=len(output.reused),
+            stacks_total=len(plan.stacks),
+            stacks_reused=len(output.reused),
+            images_reused=reused_images,
         )
-    else:
-        done = {
-            e["number"]: e
-            for e in (previous or {}).get("stacks", [])
-            if finished_stack(layout, e)
-        }
-    manifest.stacks.update(done)
-    manifest.write()
-    totals = {"read": 0.0, "preprocess": 0.0, "transform": 0.0, "write": 0.0}
-    tasks = _tasks(plans, done, metadata, descriptor, layout, options, prepared)
-    total_images = int(sum(len(plan.positions) for plan in plans))
-    converted = int(sum(entry["n_images"] for entry in done.values()))
-    n_todo = len(plans) - len(done)
-    results = map_in_order(
-        convert_batch,
-        tasks,
-        resolve_workers(
-            options.workers,
-            total_images - converted,
-            n_todo,
-            spawn_safe=main_module_is_spawn_safe(),
-            image_pixels=descriptor.n_pixels[0] * descriptor.n_pixels[1],
-        ),
-        options.executor,
-        options.scheduler_address,
+        self._written: dict[int, int] = {}
+
+    def block(self, done: BlockDone) -> ConversionProgress:
+        self._written[done.stack] = self._written.get(done.stack, 0) + done.n_rows
+        self.progress = replace(
+            self.progress,
+            images_done=self.progress.images_done + done.n_rows,
+            stack=None,
+        )
+        return self.progress
+
+    def stack(self, record: StackRecord) -> ConversionProgress:
+        rest = self.rows[record.number] - self._written.pop(record.number, 0)
+        self.progress = replace(
+            self.progress,
+            images_done=self.progress.images_done + rest,
+            stacks_done=self.progress.stacks_done + 1,
+            stack=record,
+        )
+        return self.progress
+
+
+def _convert(
+    job: _Run,
+    prepared: _Prepared,
+    plan: _Plan,
+    output: _Output,
+    progress: ProgressCallback | None,
+) -> dict[str, float]:
+    """Convert the stacks not reused; record each in the manifest as it finishes."""
+    tally = _Tally(plan, output)
+    report = progress or (lambda _: None)
+    report(tally.progress)
+    timings = dict.fromkeys(STAGES, 0.0)
+    todo = [p for p in plan.stacks if p.number not in output.reused]
+    tasks = _tasks(
+        todo, job.metadata, job.descriptor, output.layout, job.options, prepared
     )
-    try:
-        for record in results:
-            manifest.stacks[record.number] = record.to_entry()
-            manifest.write()
-            converted += record.n_images
-            for stage, seconds in record.timings.items():
-                totals[stage] += seconds
-            if progress is not None:
-                progress(record, converted, total_images)
-        remove_temporaries(layout)  # left by workers killed mid-write and then retried
-        manifest.status = "complete"
-        manifest.write()
-    except BaseException as error:
-        guard.calm()
-        stop_workers(results, error, children)
-        number = interruption(error, guard)
-        if number is not None:
-            keep_finished(manifest)
-            raise ConversionInterrupted(
-                number, n_stacks_kept=len(manifest.stacks), output_dir=layout.root
-            ) from error
-        remove_unrecorded(layout, manifest.to_dict())
-        if previous is None:
-            remove_run_files(layout)
-        raise
+    options = job.options
+    workers = resolve_workers(options.workers)
+    for event in execute(tasks, workers, options.executor, options.scheduler_address):
+        if isinstance(event, BlockDone):
+            report(tally.block(event))
+            continue
+        _record_stack(output, event)
+        for stage, seconds in event.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        report(tally.stack(event))
+    return timings
+
+
+def _record_stack(output: _Output, record: StackRecord) -> None:
+    """A stack's files are complete and durable: list it in the manifest."""
+    output.manifest.stacks[record.number] = record.to_entry()
+    output.manifest.write()
+
+
+def _discard_unrecorded(output: _Output) -> None:
+    """After a failure: remove what the manifest does not list (all of a new run)."""
+    remove_unrecorded(output.layout, output.manifest.to_dict())
+    if not output.resumed:
+        remove_run_files(output.layout)
+        if output.derived is not None:
+            output.derived.remove_if_created()
+
+
+def _finish(
+    job: _Run,
+    prepared: _Prepared,
+    plan: _Plan,
+    output: _Output,
+    timings: dict[str, float],
+    started: float,
+) -> ConversionReport:
+    """Mark the manifest complete and build the report."""
+    remove_temporaries(output.layout)  # left by Dask workers killed mid-write
+    manifest = output.manifest
+    manifest.status = "complete"
+    manifest.write()
     document = manifest.to_dict()
     return ConversionReport(
-        output_dir=layout.root,
-        manifest_path=layout.manifest,
-        n_rows=len(metadata),
+        output_dir=output.layout.root,
+        manifest_path=output.layout.manifest,
+        n_rows=len(job.metadata),
         n_converted=document["totals"]["n_converted"],
         n_stacks=len(manifest.stacks),
         skipped=manifest.skipped
         + [s for e in document["stacks"] for s in e["skipped"]],
-        n_unconverted=int(left_out.size),
+        n_unconverted=int(plan.left_out.size),
         n_without_image=document["totals"]["n_without_image"],
         warnings=manifest.warnings,
         pixel_size=prepared.pixel_size,
         elapsed_seconds=time.perf_counter() - started,
-        timings=totals,
+        timings=timings,
         stacks=document["stacks"],
-        lock=lock.describe(),
+        n_reused_stacks=len(output.reused),
+        params_file=output.params_file,
+        lock=dict(output.manifest.header.get("lock") or {}),
     )
 
 
 def _recover_stacks(
-    plans: list[BatchPlan],
-    metadata: ParticleMetadata,
-    descriptor: ImageDescriptor,
-    layout: OutputLayout,
-    options: ConversionOptions,
-    prepared: _Prepared,
+    job: _Run, layout: OutputLayout, prepared: _Prepared, plan: _Plan
 ) -> dict[int, dict[str, Any]]:
     """Stacks on disk that hold what this run would write (damaged manifest)."""
     found: dict[int, dict[str, Any]] = {}
-    for plan in plans:
+    for stack in plan.stacks:
         entry = recovered_entry(
             layout,
-            plan.number,
-            metadata.take(plan.positions).with_compact_files(),
-            descriptor,
+            stack.number,
+            job.metadata.take(stack.positions).with_compact_files(),
+            job.descriptor,
             prepared.pixel_size.from_metadata,
-            plan.stack_range,
-            options.make_plots,
+            stack.stack_range,
+            job.options.make_plots,
         )
         if entry is not None:
-            found[plan.number] = entry
+            found[stack.number] = entry
     return found
 
 
 def _tasks(
     plans: list[BatchPlan],
-    done: dict[int, Any],
     metadata: ParticleMetadata,
     descriptor: ImageDescriptor,
     layout: OutputLayout,
@@ -411,8 +602,6 @@ def _tasks(
 ) -> Iterator[BatchTask]:
     reference = prepared.pixel_size.from_metadata
     for plan in plans:
-        if plan.number in done:
-            continue
         yield BatchTask(
             plan,
             metadata.take(plan.positions).with_compact_files(),

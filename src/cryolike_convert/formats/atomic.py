@@ -1,18 +1,19 @@
-"""Atomic file writes (temporary name, fsync, rename) and file hashing.
+"""Atomic file writes (temporary name, fsync, rename), checksummed as they stream.
 
-This module imports nothing of ours: a failed write raises :class:`AtomicWriteError`
-(an ``OSError``), which the callers turn into their own error type.
+A failed write raises :class:`AtomicWriteError` (an ``OSError``), which the callers
+turn into their own error type. Checksums are :mod:`.checksum`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+from cryolike_convert.formats.checksum import labelled, new_hasher
 
 _TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
 
@@ -31,12 +32,16 @@ class AtomicWriteError(OSError):
 
 
 class HashingWriter:
-    """A binary file wrapper that hashes what is written through it (sha256)."""
+    """A binary file wrapper that checksums what is written through it, as it streams."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
-        self.digest = hashlib.sha256()
+        self.digest = new_hasher()
         self.error: OSError | None = None
+
+    def checksum(self) -> str:
+        """The recorded form (``"xxh3_128:<hex>"``) of everything written so far."""
+        return labelled(self.digest)
 
     def write(self, data: bytes) -> int:
         """Hash ``data`` and write it; an OS error is remembered, then raised."""
@@ -67,8 +72,11 @@ def is_temporary(path: Path) -> bool:
 def atomic_file(path: Path) -> Iterator[HashingWriter]:
     """Write ``path`` through a temporary file in the same folder, fsync, then rename.
 
-    An interrupted write leaves only a ``.tmp`` file that no reader picks up (a
-    resumed run removes it).
+    The data are fsynced once, when the block ends (not per write), then the file
+    is renamed and its folder fsynced: after a crash or power loss ``path`` is either
+    absent or complete. An interrupted write leaves only a ``.tmp`` file that no
+    reader picks up (a resumed run removes it). The block may end on another thread
+    than the one that entered it (a stack is finished in the background).
 
     Raises
     ------
@@ -108,7 +116,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
-    """Write a file atomically with ``write(handle)``; return its sha256.
+    """Write a file atomically with ``write(handle)``; return its recorded checksum.
 
     Raises
     ------
@@ -117,16 +125,7 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
     """
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
-    return writer.digest.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return writer.checksum()
 
 
 __all__ = [
@@ -134,7 +133,6 @@ __all__ = [
     "HashingWriter",
     "atomic_file",
     "is_temporary",
-    "sha256_file",
     "temporary_name",
     "write_atomic",
 ]

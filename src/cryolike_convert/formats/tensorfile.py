@@ -6,6 +6,13 @@ holding the raw storage, ``archive/data.pkl`` rebuilding the tensor with
 ``torch._utils._rebuild_tensor_v2``) while the rows arrive, so memory stays at one
 block. The result loads with ``torch.load(path, weights_only=True)`` (also with
 ``mmap=True``: the storage starts on a 64-byte boundary).
+
+The layout is torch's (zip format version 3), written here rather than through a
+torch API: ``torch.serialization.skip_data`` would let ``torch.save`` lay the file out,
+but it is a prototype "subject to change", leaves the zip CRC of the storage wrong
+and cannot stream to a pipe. So the declared torch floor is the version the test
+suite runs on, where ``tests/formats/test_tensorfile.py`` checks the records against
+``torch.save`` and loads the files with ``torch.load``.
 """
 
 from __future__ import annotations
@@ -125,7 +132,14 @@ class TensorFileWriter:
         target = cast(IO[bytes], self._sink)
         self._archive = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED)
         info = zipfile.ZipInfo("archive/data/0", date_time=_FIXED_DATE)
-        self._stream = self._archive.open(info, "w", force_zip64=True)
+        try:
+            self._stream = self._archive.open(info, "w", force_zip64=True)
+        except BaseException:
+            # Left open, the archive would write its directory when collected.
+            self._sink.handle = None
+            with contextlib.suppress(OSError, ValueError):
+                self._archive.close()
+            raise
 
     def append(self, rows: np.ndarray) -> None:
         """Append rows of shape ``(k, *row_shape)`` and this writer's dtype."""

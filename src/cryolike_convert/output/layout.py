@@ -132,7 +132,9 @@ def write_failure_advice(error: OSError, path: Path) -> str:
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
-    """Write an output file atomically with ``write(handle)``; return its sha256.
+    """Write an output file atomically with ``write(handle)``; return its checksum.
+
+    The checksum is in its recorded form (``"xxh3_128:<hex>"``).
 
     Raises
     ------
@@ -141,9 +143,24 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:
     """
     with atomic_file(path) as writer:
         write(writer)  # type: ignore[arg-type]
-    return writer.digest.hexdigest()
+    return writer.checksum()
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write the per-stack npz atomically; return its sha256."""
+    """Write the per-stack npz atomically; return its recorded checksum."""
     return write_atomic(path, lambda handle: write_npz(handle, arrays))
+
+
+def recorded_checksums(entry: dict[str, object]) -> dict[str, str]:
+    """A manifest stack entry's checksums by kind (``"<algorithm>:<hex>"``).
+
+    Entries written before checksums named their algorithm hold bare sha256 values
+    under ``"sha256"``.
+    """
+    current = entry.get("checksums")
+    if isinstance(current, dict):
+        return {str(k): str(v) for k, v in current.items()}
+    legacy = entry.get("sha256")
+    if isinstance(legacy, dict):
+        return {str(k): f"sha256:{v}" for k, v in legacy.items()}
+    return {}

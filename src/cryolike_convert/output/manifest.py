@@ -13,13 +13,20 @@ from typing import IO, Any
 import numpy as np
 
 from cryolike_convert.errors import (
+    OVERWRITE,
+    RESUME,
     CorruptManifestError,
     OutputError,
     OutputExistsError,
 )
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import matches
+from cryolike_convert.options import option_name
 from cryolike_convert.output.input_stamps import check_unchanged
-from cryolike_convert.output.layout import OutputLayout, write_atomic
+from cryolike_convert.output.layout import (
+    OutputLayout,
+    recorded_checksums,
+    write_atomic,
+)
 from cryolike_convert.output.manifest_schema import (
     DAMAGED_SUFFIX,
     recovery_advice,
@@ -229,9 +236,8 @@ def prepare_output(
             else f"the manifest.json of a previous run ({recorded} stack(s) recorded)"
         )
         raise OutputExistsError(
-            f"{layout.root}: already holds {what}; pass overwrite=True (CLI "
-            "--overwrite) to replace them or skip_exist=True (CLI --resume) to "
-            "continue that run"
+            f"{layout.root}: already holds {what}; pass {OVERWRITE} to replace "
+            f"them or {RESUME} to continue that run"
         )
     if overwrite:
         remove_previous_run(layout, previous, existing)
@@ -315,8 +321,8 @@ def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
     """Whether a stack of a previous run is complete and unchanged on disk.
 
     Its files must be the layout's names for its number, real files (not links),
-    and match their recorded sha256; every recorded plot must exist. Otherwise the
-    stack is redone.
+    and match their recorded checksum; every recorded plot must exist. Otherwise
+    the stack is redone.
     """
     number = entry.get("number")
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
@@ -324,11 +330,12 @@ def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
     expected = {k: layout.relative(p) for k, p in layout.stack_files(number).items()}
     if entry.get("files") != expected:
         return False
+    checksums = recorded_checksums(entry)
     for kind, relative in expected.items():
         path = layout.root / relative
         if path.is_symlink() or not path.is_file():
             return False
-        if sha256_file(path) != entry.get("sha256", {}).get(kind):
+        if not matches(path, checksums.get(kind)):
             return False
     plots = {k: layout.relative(p) for k, p in layout.plot_files(number).items()}
     for kind, relative in entry.get("plots", {}).items():
@@ -347,13 +354,14 @@ def manifest_header(
     resolution: list[ResolvedStack] | None,
     image_sign: list[float] | None = None,
     stack_stamps: dict[str, dict[str, int]] | None = None,
+    sign_applied: bool = False,
 ) -> dict[str, Any]:
     """The part of the manifest fixed before the first stack: what went in, how.
 
     ``image_sign`` lists the distinct ``blob/sign`` values of the input; like
-    CryoLike, cryolike records but does not apply them. ``stack_stamps`` holds the
-    size and modification time of every image stack read (see
-    :mod:`cryolike_convert.output.input_stamps`).
+    CryoLike, cryolike records them and applies them only when asked
+    (``sign_applied``). ``stack_stamps`` holds the size and modification time of
+    every image stack read (see :mod:`cryolike_convert.output.input_stamps`).
     """
     stacks = [
         {
@@ -372,7 +380,9 @@ def manifest_header(
         "pixel_size": pixel_size,
         "n_rows": n_rows,
         "stack_files": stacks,
-        "image_sign": {"values": image_sign, "applied": False} if image_sign else None,
+        "image_sign": {"values": image_sign, "applied": sign_applied}
+        if image_sign
+        else None,
         "stack_stamps": stack_stamps,
     }
 
@@ -387,16 +397,69 @@ def check_resumable(
     Raises
     ------
     OutputError
-        Naming what differs (the file, for a changed image stack).
+        Naming every differing option, input or grid value with both values, or
+        the file, for a changed image stack.
     """
+    differences: list[str] = []
     for key in ("inputs", "options", "grid"):
-        if previous.get(key) != header[key]:
-            raise OutputError(
-                f"{layout.manifest}: the previous run used different {key}; resume only "
-                "with the same inputs and options, or pass overwrite=True"
-            )
+        differences += _differences(key, previous.get(key), header[key])
+    if differences:
+        listed = "\n  ".join(differences[:_LISTED_DIFFERENCES])
+        more = len(differences) - _LISTED_DIFFERENCES
+        raise OutputError(
+            f"{layout.manifest}: the previous run differs from this one in "
+            f"{len(differences)} value(s) (previous vs now):\n  {listed}"
+            + (f"\n  ... and {more} more" if more > 0 else "")
+            + f"\nResume only with the same inputs and options, or pass {OVERWRITE} "
+            "to start again"
+        )
     check_unchanged(
         previous.get("stack_stamps"),
         header.get("stack_stamps") or {},
         str(layout.manifest),
     )
+
+
+#: Differences listed when a resume is refused, before the rest is counted.
+_LISTED_DIFFERENCES = 20
+
+
+def _differences(where: str, before: Any, now: Any) -> list[str]:
+    """``name: before vs now`` for every leaf value that differs."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        found = []
+        for key in list(before) + [k for k in now if k not in before]:
+            found += _differences(
+                f"{where}.{key}", before.get(key, _ABSENT), now.get(key, _ABSENT)
+            )
+        return found
+    if (
+        isinstance(before, list)
+        and isinstance(now, list)
+        and len(before) == len(now)
+        and before != now
+    ):
+        found = []
+        for index, (old, new) in enumerate(zip(before, now, strict=True)):
+            found += _differences(f"{where}[{index}]", old, new)
+        return found
+    if before == now:
+        return []
+    return [f"{_difference_name(where)}: {_short(before)} vs {_short(now)}"]
+
+
+_ABSENT = object()
+
+
+def _difference_name(where: str) -> str:
+    group, _, name = where.partition(".")
+    if group == "options" and name and "." not in name:
+        return option_name(name)
+    return where
+
+
+def _short(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = repr(value)
+    return text if len(text) <= 72 else text[:69] + "..."

@@ -28,6 +28,7 @@ _ENTRY: dict[str, tuple[type, ...]] = {
     "n_images": (int,),
     "files": (dict,),
     "sha256": (dict,),
+    "checksums": (dict,),
     "plots": (dict,),
     "source_rows": (list,),
     "skipped": (list,),
@@ -84,7 +85,7 @@ def _entry_problem(entry: object) -> str | None:
             return f"{key!r} is {_json_type(value)}"
     if entry["number"] < 0 or entry["n_images"] < 0:
         return "has a negative number"
-    for key in ("files", "sha256", "plots"):
+    for key in ("files", "sha256", "checksums", "plots"):
         values = entry.get(key, {})
         if not all(isinstance(v, str) for v in values.values()):
             return f"{key!r} holds a value that is not a string"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cryolike_convert.errors import MissingDependencyError
+from cryolike_convert.errors import INSTALL_HINTS, MissingDependencyError
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import write_atomic
 from cryolike_convert.transform.spectrum import (
@@ -39,7 +39,7 @@ def _new_figure(width: float, height: float) -> Figure:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - matplotlib is a core dependency
         raise MissingDependencyError(
-            "plots need matplotlib: pip install matplotlib"
+            f"plots need matplotlib: {INSTALL_HINTS['matplotlib']}"
         ) from err
     return Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
 
@@ -50,7 +50,7 @@ def save_figure(figure: Figure, path: Path) -> str:
     Returns
     -------
     str
-        The sha256 of the PNG.
+        The recorded checksum of the PNG.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(path, lambda handle: figure.savefig(handle, format="png"))

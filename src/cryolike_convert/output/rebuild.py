@@ -5,7 +5,7 @@ away: for every planned stack whose three files exist, the ``.npz`` written besi
 the tensors must hold exactly what this run would write for that stack (grid keys
 bit-identical to the params file, the same source rows, files, indices and lens
 values), and both ``.pt`` files must load as tensors of the expected dtype and
-shape. Such a stack is adopted (its sha256 recomputed); any other is converted
+shape. Such a stack is adopted (its checksums recomputed); any other is converted
 again. Pixel values themselves are not recomputed: files are written under a
 temporary name and renamed only when complete, so a stack file with the right
 name and shape is one this package finished.
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from cryolike_convert.errors import ConversionError
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import file_checksum
 from cryolike_convert.formats.npz import OBJECT_MEMBER, read_npz_safely
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -92,7 +92,7 @@ def recovered_entry(
         "number": number,
         "n_images": n_images,
         "files": {kind: layout.relative(path) for kind, path in paths.items()},
-        "sha256": {kind: sha256_file(path) for kind, path in paths.items()},
+        "checksums": {kind: file_checksum(path) for kind, path in paths.items()},
         "plots": {kind: layout.relative(path) for kind, path in plots.items()},
         "source_rows": row_ranges(rows.source_row),
         "skipped": [],

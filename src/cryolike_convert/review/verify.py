@@ -10,18 +10,17 @@ import numpy as np
 import torch
 
 from cryolike_convert.errors import ConversionError, InputFileError
-from cryolike_convert.formats.atomic import sha256_file
+from cryolike_convert.formats.checksum import matches
 from cryolike_convert.formats.npz import OBJECT_MEMBER, read_npz_safely
 from cryolike_convert.image_descriptor import DESCRIPTOR_KEYS, ImageDescriptor
-from cryolike_convert.output.layout import OutputLayout
+from cryolike_convert.output.layout import OutputLayout, recorded_checksums
 from cryolike_convert.output.stack_npz import (
     REQUIRED_NPZ_KEYS,
     member_problem,
     same_bits,
 )
 from cryolike_convert.review.inspect import load_output_manifest, stack_file
-
-_FOURIER_DTYPES = {"single": torch.complex64, "double": torch.complex128}
+from cryolike_convert.transform.precision import complex_dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +139,13 @@ def _check_files(
             f"{entry.get('files')}; expected {expected}",
         )
         return False
+    checksums = recorded_checksums(entry)
     for kind, relative in expected.items():
         path = layout.root / relative
         if not path.is_file():
             report.add(path, "file is missing")
-        elif sha256_file(path) != entry.get("sha256", {}).get(kind):
-            report.add(path, "sha256 differs from manifest.json (file changed)")
+        elif not matches(path, checksums.get(kind)):
+            report.add(path, "checksum differs from manifest.json (file changed)")
     return True
 
 
@@ -250,7 +250,7 @@ def _check_stack(
     expected = {
         "fourier": (
             (n_images, grid.n_shells, grid.n_inplanes),
-            _FOURIER_DTYPES[descriptor.precision],
+            torch.from_numpy(np.empty(0, complex_dtype(descriptor.precision))).dtype,
         ),
         "phys": ((n_images, *descriptor.n_pixels), torch.float32),
     }
@@ -266,7 +266,7 @@ def verify_output(
     """Re-read every stack of an output folder and check it.
 
     Checks the manifest (status, contiguous numbering, totals, stray files), every
-    file's sha256, each npz's keys, dtypes, shapes and counts, the tensors' shapes
+    file's checksum, each npz's keys, dtypes, shapes and counts, the tensors' shapes
     ``[n, S, T]`` / ``[n, H, W]`` and dtypes against the precision, and that the
     descriptor keys are bit-identical to the params file.
 

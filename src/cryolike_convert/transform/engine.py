@@ -26,13 +26,11 @@ import torch
 from cryolike_convert.errors import DeviceError
 from cryolike_convert.transform.ducc_transform import DuccPolarTransform
 from cryolike_convert.transform.polar_grid import PolarGrid
+from cryolike_convert.transform.precision import Precision, complex_dtype
 from cryolike_convert.transform.sparse_transform import SparsePolarTransform
-from cryolike_convert.transform.spreading_kernel import Precision
 
 #: Plans kept at once (a single-precision plan at box 512 holds ~140 MB of weights).
 MAX_PLANS = 4
-
-_COMPLEX_DTYPES = {"single": np.complex64, "double": np.complex128}
 
 
 class PolarTransform(Protocol):
@@ -94,7 +92,7 @@ def images_to_fourier_polar(
     if out is None:
         out = np.empty(
             (n_images, grid.n_shells, grid.n_inplanes),
-            dtype=_COMPLEX_DTYPES[precision],
+            dtype=complex_dtype(precision),
         )
     if n_images == 0:
         return out

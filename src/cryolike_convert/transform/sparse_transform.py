@@ -23,14 +23,9 @@ from cryolike_convert.transform.interpolation import (
     fine_shape,
 )
 from cryolike_convert.transform.polar_grid import PolarGrid, pixel_frequencies
-from cryolike_convert.transform.spreading_kernel import KERNELS, Precision
+from cryolike_convert.transform.precision import Precision, real_dtype, torch_dtypes
+from cryolike_convert.transform.spreading_kernel import KERNELS
 
-_REAL = {"single": torch.float32, "double": torch.float64}
-_COMPLEX = {"single": torch.complex64, "double": torch.complex128}
-_NUMPY_REAL: dict[Precision, type[np.floating]] = {
-    "single": np.float32,
-    "double": np.float64,
-}
 #: Bytes of padded fine grid per internal batch; bounds each thread's workspace
 #: (about four such buffers) whatever the block size.
 BATCH_BYTES = 16 << 20
@@ -87,7 +82,7 @@ class SparsePolarTransform:
             k2[direct.ravel()],
             shape,
             kernel,
-            _NUMPY_REAL[precision],
+            real_dtype(precision).type,
         )
         self.matrix = _csr_tensor(interpolation.matrix, self.device)
         self.low_columns = interpolation.low_columns
@@ -97,8 +92,8 @@ class SparsePolarTransform:
         scale = 4 * np.pi / np.sqrt(shape[0] * shape[1])
         self.deconvolution = torch.from_numpy(
             scale * deconvolution_factors(shape, kernel)
-        ).to(device=self.device, dtype=_REAL[precision])
-        itemsize = 4 if precision == "single" else 8
+        ).to(device=self.device, dtype=torch_dtypes(precision)[0])
+        itemsize = real_dtype(precision).itemsize
         per_image = self.fine_shape[0] * self.fine_shape[1] * itemsize
         self.batch_size = min(MAX_BATCH, max(1, BATCH_BYTES // per_image))
         self._local = threading.local()
@@ -129,7 +124,9 @@ class SparsePolarTransform:
         n_images, size = len(images), self.batch_size
         work = self._workspace()
         padded = work["padded"]
-        self._pad(_as_tensor(images, _NUMPY_REAL[self.precision]), padded[:n_images])
+        self._pad(
+            _as_tensor(images, real_dtype(self.precision).type), padded[:n_images]
+        )
         spectrum = work["spectrum"]
         torch.fft.rfft2(padded, out=spectrum)
         dense = work["dense"].view(self.fine_shape[0], self.n_columns, size)
@@ -162,7 +159,7 @@ class SparsePolarTransform:
         """Buffers of the calling thread, allocated on first use (padding stays zero)."""
         work: dict[str, torch.Tensor] | None = getattr(self._local, "work", None)
         if work is None:
-            real, complex_ = _REAL[self.precision], _COMPLEX[self.precision]
+            real, complex_ = torch_dtypes(self.precision)
             fine_x, fine_y = self.fine_shape
             size = self.batch_size
             work = {

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-#: Working precision of the transform: float32/complex64 or float64/complex128.
-Precision = Literal["single", "double"]
+from cryolike_convert.transform.precision import Precision
 
 #: Gauss–Legendre nodes for the kernel's Fourier transform; the integrand is smooth on
 #: ``[0, w/2]`` and 200 nodes resolve it to rounding in float64.

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cryolike_convert.errors import InputFileError, MissingDependencyError
+from cryolike_convert.errors import (
+    INSTALL_HINTS,
+    InputFileError,
+    MissingDependencyError,
+)
+from cryolike_convert.readers.detect import describe_mismatch
 
 _NPY_MAGIC = b"\x93NUMPY"
 _CSDAT_MAGIC = b"\x95CSDAT"
@@ -33,10 +38,16 @@ def load_cs_table(path: Path) -> np.ndarray:
     except FileNotFoundError as err:
         raise InputFileError(f"{path}: file not found") from err
     except OSError as err:
-        raise InputFileError(f"{path}: cannot be read ({err.strerror})") from err
+        redirect = describe_mismatch(path, "a CryoSPARC .cs file")
+        raise InputFileError(
+            redirect or f"{path}: cannot be read ({err.strerror})"
+        ) from err
     if magic == _CSDAT_MAGIC:
         return _load_csdat(path)
     if magic != _NPY_MAGIC:
+        redirect = describe_mismatch(path, "a CryoSPARC .cs file")
+        if redirect is not None:
+            raise InputFileError(redirect)
         what = "is empty" if not magic else f"starts with {magic!r}"
         raise InputFileError(
             f"{path}: not a CryoSPARC .cs file ({what}); expected a numpy .npy "
@@ -71,7 +82,7 @@ def _load_csdat(path: Path) -> np.ndarray:
     except ImportError as err:
         raise MissingDependencyError(
             f"{path}: is a compressed CryoSPARC dataset (CSDAT); reading it needs "
-            "cryosparc-tools: pip install 'cryolike-convert[cryosparc]'"
+            f"cryosparc-tools: {INSTALL_HINTS['cryosparc']}"
         ) from err
     try:
         records: np.ndarray = Dataset.load(str(path)).to_records(fixed=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from cryolike_convert.readers.cryosparc.field_types import (
     TEXT_KINDS,
     check_field_type,
 )
-from cryolike_convert.readers.cryosparc.join import join_sibling
+from cryolike_convert.readers.cryosparc.group import ResultGroup, read_result_group
+from cryolike_convert.readers.cryosparc.join import join_files, join_sibling
+from cryolike_convert.readers.detect import sniff_file
 from cryolike_convert.readers.paths import infer_project_dir
 from cryolike_convert.readers.result import ReadResult, relative_search_dirs
 
@@ -52,46 +55,73 @@ FIELD_LABELS: dict[str, str] = {
 
 
 def read_indexed_cryosparc(
-    path: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    project_dir: str | os.PathLike[str] | None = None,
 ) -> ReadResult:
     """Read an indexed ``.cs`` file: one row per particle with ``blob/path``/``blob/idx``.
 
-    Relative ``blob/path`` values are looked for in the current folder, then the
-    CryoSPARC project folder (``project_dir``, else guessed as the parent of the
-    ``J<n>`` folder holding the file), then the file's own folder.
+    ``path`` may also be a ``.csg`` result group (its ``.cs`` files are joined as
+    the group says), or several ``.cs`` files: the main file first, then
+    passthrough files whose fields it lacks, joined on ``uid`` (the first file
+    that has a field wins). Relative ``blob/path`` values are looked for in the
+    current folder, then the CryoSPARC project folder (``project_dir``, else
+    guessed as the parent of the ``J<n>`` folder holding the main file), then
+    the main file's own folder.
 
     Raises
     ------
     ConversionError
-        As :func:`read_cryosparc_metadata`.
+        As :func:`read_cryosparc_metadata`; for a ``.csg`` file as
+        :func:`~cryolike_convert.readers.cryosparc.group.read_result_group`.
     """
-    file = Path(path).expanduser()
-    metadata = read_cryosparc_metadata(file)
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    files = [Path(item).expanduser() for item in paths]
+    group = None
+    if len(files) == 1 and sniff_file(files[0]) == "csg":
+        group = read_result_group(files[0])
+        files = group.files()
+    metadata = read_cryosparc_metadata(files[0], partners=files[1:], group=group)
+    file = files[0]
     project = Path(project_dir).expanduser() if project_dir else infer_project_dir(file)
+    details: dict[str, Any] = {"project_dir": str(project) if project else None}
+    if group is not None:
+        details["group"] = str(group.path.resolve())
     return ReadResult(
         mode="cryosparc_indexed",
         metadata=metadata,
-        metadata_files=(file,),
+        metadata_files=((group.path,) if group else ()) + tuple(files),
         search_dirs=relative_search_dirs(project, file),
-        details={"project_dir": str(project) if project else None},
+        details=details,
     )
 
 
 def read_cryosparc_metadata(
-    path: str | Path, *, need_blob: bool = True
+    path: str | Path,
+    *,
+    need_blob: bool = True,
+    partners: Sequence[Path] = (),
+    group: ResultGroup | None = None,
 ) -> ParticleMetadata:
     """Read a CryoSPARC ``.cs`` file into :class:`ParticleMetadata`.
 
-    Missing ``ctf/*`` or ``blob/*`` fields are taken from a sibling
-    ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs`` when one exists,
-    joined on ``uid``.
+    Fields of the ``partners`` files are joined in on ``uid`` (see
+    :func:`~cryolike_convert.readers.cryosparc.join.join_files`): those the main
+    file lacks, or, with a ``group``, the field groups the ``.csg`` assigns to each
+    file. Required ``ctf/*`` or ``blob/*`` fields still missing are taken from a
+    sibling ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs`` when one
+    exists.
 
     Parameters
     ----------
     path
-        The ``.cs`` file.
+        The (main) ``.cs`` file.
     need_blob
         Require ``blob/path`` and ``blob/idx`` (indexed mode).
+    partners
+        Further ``.cs`` files of the same particles.
+    group
+        The ``.csg`` result group naming ``path`` and ``partners``.
 
     Raises
     ------
@@ -99,11 +129,27 @@ def read_cryosparc_metadata(
         Naming the file and every missing field.
     InvalidFieldError
         For a non-finite CTF value or a negative ``blob/idx``, naming the row.
+    MetadataError
+        If a ``.cs`` file holds another number of rows than its ``.csg`` says, or
+        a row finds no partner.
     InputFileError
-        If the file is not a readable ``.cs`` file.
+        If a file is not a readable ``.cs`` file.
     """
     file = Path(path).expanduser()
-    table = load_cs_table(file)
+    table = _checked_table(file, group)
+    if partners:
+        table = join_files(
+            file,
+            table,
+            [
+                (
+                    partner,
+                    _checked_table(partner, group),
+                    None if group is None else _group_fields(partner, group),
+                )
+                for partner in partners
+            ],
+        )
     required = list(CTF_FIELDS) + (list(BLOB_FIELDS) if need_blob else [])
     missing = [name for name in required if name not in (table.dtype.names or ())]
     if missing:
@@ -126,6 +172,26 @@ def _check_field_types(file: Path, table: np.ndarray, need_blob: bool) -> None:
     for field, allowed in kinds.items():
         if field in names:
             check_field_type(file, table, field, allowed)
+
+
+def _checked_table(file: Path, group: ResultGroup | None) -> np.ndarray:
+    table = load_cs_table(file)
+    if group is None:
+        return table
+    expected = group.num_items.get(file)
+    if expected is not None and expected != len(table):
+        raise MetadataError(
+            f"{file}: holds {len(table)} rows but {group.path.name} says "
+            f"{expected}; the .csg and its .cs files are from different results",
+            path=file,
+        )
+    return table
+
+
+def _group_fields(file: Path, group: ResultGroup) -> list[str]:
+    table = load_cs_table(file)
+    slots = set(group.slots_of(file))
+    return [name for name in table.dtype.names or () if name.split("/", 1)[0] in slots]
 
 
 def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMetadata:

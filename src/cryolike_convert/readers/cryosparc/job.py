@@ -11,11 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from cryolike_convert.errors import InputFileError, MetadataError
+from cryolike_convert.errors import InputFileError, MetadataError, spelled
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.readers.cryosparc.container import load_cs_table
 from cryolike_convert.readers.cryosparc.indexed import read_cryosparc_metadata
 from cryolike_convert.readers.cryosparc.join import join_on_uid
+from cryolike_convert.readers.detect import (
+    job_folder_number,
+    no_restack_message,
+    parse_job_number,
+)
 from cryolike_convert.readers.mrc import inspect_stack
 from cryolike_convert.readers.result import ReadResult
 
@@ -34,34 +39,61 @@ class JobFiles:
     ignored: list[Path]
 
 
+def locate_job_dir(
+    folder_cryosparc: str | os.PathLike[str], job_number: int | str
+) -> Path:
+    """The job folder: ``folder_cryosparc/J<n>``, or ``folder_cryosparc`` itself.
+
+    ``job_number`` is ``n``, ``'n'`` or ``'J<n>'``. When ``folder_cryosparc`` is
+    the job folder ``J<n>`` (without a ``J<n>`` inside), it is used as it is;
+    ``job_number`` 0 (CryoLike's default) then takes ``n`` from its name.
+
+    Raises
+    ------
+    InputFileError
+        If the job folder does not exist.
+    OptionError
+        If ``job_number`` is not of the form ``n`` or ``J<n>``.
+    """
+    folder = Path(folder_cryosparc or ".").expanduser()
+    number = parse_job_number(job_number)
+    own = job_folder_number(folder)
+    if own is not None and number in (own, 0) and not (folder / f"J{number}").is_dir():
+        return folder
+    job_dir = folder / f"J{number}"
+    if not job_dir.is_dir():
+        raise InputFileError(
+            f"{job_dir}: job folder not found "
+            f"({spelled(f'folder_cryosparc/J{number}', f'FOLDER/J{number}')})"
+        )
+    return job_dir
+
+
 def find_job_files(
-    folder_cryosparc: str | os.PathLike[str], job_number: int
+    folder_cryosparc: str | os.PathLike[str], job_number: int | str
 ) -> JobFiles:
     """Locate a job's passthrough ``.cs`` file and its numbered stacks.
 
     ``J<n>_passthrough_particles.cs`` and ``batch_000000_*.mrc``, … up to the first
-    missing number; later files are listed as ignored.
+    missing number; later files are listed as ignored. The job folder is found
+    by :func:`locate_job_dir`.
 
     Raises
     ------
     InputFileError
         Naming the paths looked for when the job folder, the ``.cs`` file, both
-        image folders or the first stack are missing.
+        image folders or the first stack are missing; a job without restacked
+        images (a selection job, say) gets a pointer to its particle file.
     """
-    job_dir = Path(folder_cryosparc or ".").expanduser() / f"J{int(job_number)}"
-    if not job_dir.is_dir():
-        raise InputFileError(
-            f"{job_dir}: job folder not found (folder_cryosparc/J{job_number})"
-        )
-    metadata_file = job_dir / f"J{int(job_number)}_passthrough_particles.cs"
+    job_dir = locate_job_dir(folder_cryosparc, job_number)
+    found = [name for name in IMAGE_FOLDERS if (job_dir / name).is_dir()]
+    if not found:
+        raise InputFileError(no_restack_message(job_dir))
+    metadata_file = job_dir / f"{job_dir.name}_passthrough_particles.cs"
     if not metadata_file.is_file():
         raise InputFileError(
             f"{metadata_file}: the job's particle metadata file is missing"
         )
-    found = [name for name in IMAGE_FOLDERS if (job_dir / name).is_dir()]
-    if not found:
-        looked = " or ".join(str(job_dir / name) for name in IMAGE_FOLDERS)
-        raise InputFileError(f"{job_dir}: holds no image folder; looked for {looked}")
     image_dir, word = job_dir / found[0], IMAGE_FOLDERS[found[0]]
     stacks: list[Path] = []
     while (image_dir / f"batch_{len(stacks):06d}_{word}.mrc").is_file():
@@ -98,7 +130,7 @@ def _with_pixel_size(files: JobFiles, metadata: ParticleMetadata) -> ParticleMet
 
 
 def read_cryosparc_job(
-    folder_cryosparc: str | os.PathLike[str], job_number: int
+    folder_cryosparc: str | os.PathLike[str], job_number: int | str
 ) -> ReadResult:
     """Read a job folder ``folder_cryosparc/J<job_number>``.
 

@@ -1,11 +1,14 @@
-"""Joining a ``.cs`` file with its sibling on ``uid``.
+"""Joining ``.cs`` files on ``uid``: a file with its sibling, or with named partners.
 
-The sibling is ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs``.
+The sibling is ``J<n>_passthrough_particles.cs`` or ``J<n>_particles.cs``; partners
+are the passthrough files a user names (as pyem's ``csparc2star`` takes them) or
+the files of a ``.csg`` result group.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -126,4 +129,49 @@ def join_on_uid(
     return joined
 
 
-__all__ = ["join_on_uid", "join_sibling"]
+def join_files(
+    file: Path,
+    table: np.ndarray,
+    partners: Sequence[tuple[Path, np.ndarray, Sequence[str] | None]],
+) -> np.ndarray:
+    """Add the fields of each partner file to ``table``, matching rows by ``uid``.
+
+    Parameters
+    ----------
+    file
+        The main ``.cs`` file (for messages).
+    table
+        Its rows; every row must find exactly one partner row in each file.
+    partners
+        ``(path, rows, fields)``: with ``fields`` ``None`` every field the table
+        does not have yet is added (earlier files win, as in pyem); with a list
+        those fields are taken from this partner, replacing any in ``table``.
+
+    Returns
+    -------
+    np.ndarray
+        The joined structured array, in ``table``'s row order.
+
+    Raises
+    ------
+    MissingFieldError, MetadataError
+        As :func:`join_on_uid`.
+    """
+    for sibling, partner, fields in partners:
+        present = table.dtype.names or ()
+        if fields is None:
+            chosen = [
+                name
+                for name in partner.dtype.names or ()
+                if name != "uid" and name not in present
+            ]
+        else:
+            chosen = [name for name in fields if name != "uid"]
+            kept = [name for name in present if name not in chosen]
+            table = table[kept]
+        if chosen:
+            table = join_on_uid(file, table, sibling, partner, chosen)
+    return table
+
+
+__all__ = ["join_files", "join_on_uid", "join_sibling"]

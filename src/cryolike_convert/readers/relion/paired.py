@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cryolike_convert.errors import ConversionError, ImageStackError, InputFileError
+from cryolike_convert.errors import (
+    ConversionError,
+    ImageStackError,
+    InputFileError,
+    spelled,
+)
 from cryolike_convert.metadata import concatenate_metadata
 from cryolike_convert.options import OptionError
 from cryolike_convert.readers.mrc import inspect_stack
@@ -59,8 +64,9 @@ def read_paired_star(
     """
     if len(mrc_files) != len(star_files) or not mrc_files:
         raise OptionError(
-            f"particle_file_list has {len(mrc_files)} file(s) but star_file_list has "
-            f"{len(star_files)}; give one STAR file per MRC stack, in the same order"
+            f"{spelled('particle_file_list', '--mrc')} has {len(mrc_files)} file(s) "
+            f"but {spelled('star_file_list', '--star')} has {len(star_files)}; give "
+            "one STAR file per MRC stack, in the same order"
         )
     missing = [str(path) for path in star_files if not path.is_file()]
     if missing:

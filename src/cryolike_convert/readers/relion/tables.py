@@ -11,6 +11,7 @@ import pandas as pd
 import starfile
 
 from cryolike_convert.errors import InputFileError, MetadataError, MissingFieldError
+from cryolike_convert.readers.detect import describe_mismatch, sniff_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,10 @@ def load_star_table(path: Path) -> Any:
     MissingFieldError, MetadataError
         For a broken optics join (see :func:`join_optics`).
     """
+    if path.is_dir() or sniff_file(path) in ("cs", "csg", "mrc"):
+        raise InputFileError(
+            describe_mismatch(path, "a RELION STAR file") or f"{path}: not a STAR file"
+        )
     try:
         blocks = starfile.read(path, always_dict=True)
     except FileNotFoundError as err:
