@@ -1182,8 +1182,9 @@ def _star_duplicate_row(ctx: Ctx) -> None:
 
 
 def _remove_output_mid_run(ctx: Ctx) -> None:
-    def progress(record: Any, done: int, total: int) -> None:
-        shutil.rmtree(ctx.out / "phys")
+    def progress(status: Any) -> None:
+        if status.stack is not None and (ctx.out / "phys").exists():
+            shutil.rmtree(ctx.out / "phys")
 
     ctx.options["progress"] = progress
 
@@ -1399,13 +1400,13 @@ RUN_CASES = [
         "resume_metadata_changed",
         _change_metadata,
         OutputError,
-        ("manifest.json", "different inputs"),
+        ("manifest.json", "differs from this one"),
     ),
     RunCase(
         "resume_params_changed",
         _change_params,
         OutputError,
-        ("manifest.json", "different"),
+        ("manifest.json", "differs from this one"),
     ),
     # (d) missing stack files
     RunCase(
