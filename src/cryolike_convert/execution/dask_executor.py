@@ -225,11 +225,14 @@ def map_on_dask(
                 return
             # Tasks already running cannot be stopped; let the (bounded) rest finish
             # so that no stack file appears after the caller has cleaned up.
-            client.gather(futures, errors="skip")
+            with deferred_interrupts():
+                client.gather(futures, errors="skip")
 
-        outcomes = map_in_order(
-            start, tasks, lambda: _in_flight_limit(client, workers), settle
-        )
+        def limit() -> int:
+            with deferred_interrupts():
+                return _in_flight_limit(client, workers)
+
+        outcomes = map_in_order(start, tasks, limit, settle)
         try:
             for outcome in outcomes:
                 yield _unwrap(outcome)
