@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,22 @@ def load_output(folder: Path) -> dict[str, Any]:
         "npz": npz,
         "sizes": [len(f) for f in fourier],
     }
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as dead), from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rfind(")") + 2] not in "ZX"
 
 
 def max_relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:

@@ -152,8 +152,67 @@ class OutputError(ConversionError, OSError):
     """The output folder cannot be written, or a previous run cannot be resumed."""
 
 
+class CorruptManifestError(OutputError):
+    """An output folder's ``manifest.json`` is not a valid manifest (damaged or foreign)."""
+
+
+class OutputLockedError(OutputError):
+    """Another run is writing the output folder (it holds the folder's lock).
+
+    Attributes
+    ----------
+    holder
+        What the lock file says of the run holding it (``pid``, ``host``,
+        ``started``, ``mechanism``), as far as it could be read.
+    """
+
+    def __init__(
+        self, message: str, *, holder: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.holder = dict(holder or {})
+
+
 class MissingDependencyError(ConversionError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class ConversionInterrupted(KeyboardInterrupt):
+    """A run was stopped by Ctrl-C (SIGINT) or SIGTERM; its finished stacks were kept.
+
+    A :class:`KeyboardInterrupt`, so that code which stops on Ctrl-C stops here too.
+
+    Attributes
+    ----------
+    signal_number
+        The signal that stopped the run.
+    n_stacks_kept
+        Finished stacks left in the output folder (recorded in its manifest), or
+        ``None`` if the run stopped before it wrote its manifest.
+    output_dir
+        The output folder, or ``None`` if the run stopped before choosing it.
+    """
+
+    def __init__(
+        self,
+        signal_number: int,
+        *,
+        n_stacks_kept: int | None = None,
+        output_dir: Path | None = None,
+    ) -> None:
+        if n_stacks_kept is None:
+            text = "interrupted before any stack was converted; rerun with --resume"
+        else:
+            text = f"interrupted: {n_stacks_kept} stacks kept; rerun with --resume"
+        super().__init__(text)
+        self.signal_number = signal_number
+        self.n_stacks_kept = n_stacks_kept
+        self.output_dir = output_dir
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for death by this signal: 130 (SIGINT), 143 (SIGTERM)."""
+        return 128 + int(self.signal_number)
 
 
 class DeviceError(ConversionError, ValueError):

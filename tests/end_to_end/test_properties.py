@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from cryolike_convert.compat import (
     convert_particle_stacks_from_indexed_cryosparc_file as convert,
 )
-from cryolike_convert.errors import ImageStackError
+from cryolike_convert.errors import ConversionWarning, ImageStackError
 from cryolike_convert.execution.pipeline import plan_batches
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.testing import (
@@ -105,17 +106,27 @@ def test_every_row_is_converted_or_reported(spec: dict[str, object]) -> None:
                 convert(params, cs_file, root, out, on_missing="skip", flag_plots=False)
             assert not out.exists()
             return
-        report = convert(
-            params,
-            cs_file,
-            root,
-            out,
-            batch_size=spec["batch_size"],  # type: ignore[arg-type]
-            n_stacks_max=spec["n_stacks_max"],  # type: ignore[arg-type]
-            on_missing="skip",
-            flag_plots=False,
-        )
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("always", ConversionWarning)
+            report = convert(
+                params,
+                cs_file,
+                root,
+                out,
+                batch_size=spec["batch_size"],  # type: ignore[arg-type]
+                n_stacks_max=spec["n_stacks_max"],  # type: ignore[arg-type]
+                on_missing="skip",
+                flag_plots=False,
+            )
         manifest = json.loads((out / "manifest.json").read_text())
+        indices: list[int] = spec["indices"]  # type: ignore[assignment]
+        kept = [
+            (f, i) for f, i in zip(files, indices, strict=True) if f != spec["missing"]
+        ]
+        repeats = len(kept) - len(set(kept))  # the same image asked for again
+        recorded = {d["kind"]: d["n_rows"] for d in manifest.get("duplicates", [])}
+        assert recorded.get("image", 0) == repeats
+        assert len(shown) == bool(repeats) + ("uid" in recorded)
         converted = []
         for entry in manifest["stacks"]:
             with np.load(out / entry["files"]["npz"], allow_pickle=False) as npz:

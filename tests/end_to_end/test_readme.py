@@ -44,3 +44,17 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         tmp_path / "tutorial/out_pairs_cli/fft/particles_fourier_stack_000003.pt"
     ).is_file()
     assert sorted(p.name for p in (tmp_path / "tutorial/plots").glob("*.png"))
+
+
+def test_every_guarantee_names_tests_that_exist() -> None:
+    text = README.read_text()
+    section = text[text.index("## Guarantees") : text.index("## Development")]
+    named = re.findall(r"`(test_\w+)(?:\[([^\]]+)\])?`", section)
+    assert len(named) >= 20
+    sources = "\n".join(
+        path.read_text() for path in (README.parent / "tests").rglob("test_*.py")
+    )
+    for name, case in named:
+        assert f"def {name}(" in sources, name
+        for part in case.split("-") if case else ():
+            assert part in sources, (name, case)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import typer
 
-from cryolike_convert.errors import ConversionError
+from cryolike_convert.errors import ConversionError, ConversionInterrupted
 from cryolike_convert.transform.precision import PRECISIONS, complex_dtype
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ def conversion_summary(report: ConversionReport) -> str:
         text += f", {report.n_unconverted} rows not converted (n_stacks_max)"
     if report.n_without_image:
         text += f", {report.n_without_image} rows without an image"
+    if report.warnings:
+        text += f", {len(report.warnings)} warning(s)"
     if report.n_reused_stacks:
         text += f"; {report.n_reused_stacks} stacks reused from the previous run"
     text += f"; {_format_seconds(report.elapsed_seconds)} → {report.output_dir}"
@@ -268,7 +270,9 @@ def reports_errors(command: F) -> F:
     """Turn a :class:`ConversionError` into one line on stderr and exit code 1.
 
     With ``cryolike --debug`` the traceback is shown instead. Other exceptions
-    (bugs) keep their traceback.
+    (bugs) keep their traceback. A run stopped by Ctrl-C or SIGTERM
+    (:class:`ConversionInterrupted`) says how many stacks it kept and exits with
+    the shell's code for that signal (130, 143).
 
     Parameters
     ----------
@@ -290,6 +294,9 @@ def reports_errors(command: F) -> F:
                 raise
             _echo_error(err)
             raise typer.Exit(1) from None
+        except ConversionInterrupted as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(err.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -103,15 +103,18 @@ def _run_conversion(
     ):
         warnings.simplefilter("always", ConversionWarning)
         report = convert(reporter)
+    shown: set[str] = set()
     for item in caught:
         if isinstance(item.message, ConversionWarning):
+            shown.add(str(item.message))
             typer.echo(f"warning: {item.message.for_cli()}", err=True)
         else:
             warnings.warn_explicit(
                 item.message, item.category, item.filename, item.lineno
             )
     for text in report.warnings:
-        typer.echo(f"warning: {render(text, 'cli')}", err=True)
+        if text not in shown:
+            typer.echo(f"warning: {render(text, 'cli')}", err=True)
     if report.skipped and not settings.quiet:
         typer.echo(f"skipped {len(report.skipped)} row(s):", err=True)
         typer.echo("\n".join(skipped_lines(report.skipped)), err=True)

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryolike_convert.execution.library_warnings import routed_warnings
 from cryolike_convert.execution.pipeline import ConversionReport, ProgressCallback, run
 from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.options import ConversionOptions
 from cryolike_convert.output.manifest import describe_input_file, row_ranges
-from cryolike_convert.readers.paths import resolve_stack_paths
+from cryolike_convert.readers.os_errors import input_errors_named
+from cryolike_convert.readers.paths import resolve_stack_paths, resolve_user_path
 from cryolike_convert.readers.result import ReadResult
 from cryolike_convert.readers.selection import Selection, select_particles
 
@@ -138,18 +140,20 @@ def convert_input(
         Any problem with the inputs, the options or the output folder.
     """
     descriptor, params_record = params
-    result = read()
-    selected, selection = select_particles(result.metadata, ind=ind, uids=uids)
-    metadata, resolution = resolve_stack_paths(
-        selected, folder or None, result.search_dirs
-    )
-    inputs = {
-        "mode": result.mode,
-        "metadata": [describe_input_file(path) for path in result.metadata_files],
-        "params": params_record,
-        "folder": str(Path(folder).expanduser().resolve()) if folder else None,
-        **result.details,
-    }
+    with input_errors_named(), routed_warnings():
+        result = read()
+        selected, selection = select_particles(result.metadata, ind=ind, uids=uids)
+        stack_folder = resolve_user_path(folder, "stack folder") if folder else None
+        metadata, resolution = resolve_stack_paths(
+            selected, stack_folder, result.search_dirs
+        )
+        inputs = {
+            "mode": result.mode,
+            "metadata": [describe_input_file(path) for path in result.metadata_files],
+            "params": params_record,
+            "folder": str(stack_folder) if stack_folder else None,
+            **result.details,
+        }
     if selection is not None:
         inputs["selection"] = describe_selection(selection)
     return run(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cryolike_convert.errors import SKIP_INVALID, ImageStackError
+from cryolike_convert.execution.interrupt import raise_if_stopping
 from cryolike_convert.formats.tensorfile import TensorFileWriter
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -196,6 +197,7 @@ def compute_block(block: Block) -> BlockResult:
     InputFileError
         If a stack cannot be read.
     """
+    raise_if_stopping()  # blocks queued when a signal came are not started
     task, clock = block.task, time.perf_counter
     positions = np.arange(block.start, block.stop)
     timings = dict.fromkeys(STAGES, 0.0)

@@ -53,6 +53,33 @@ def _problem_list(problems: list[str]) -> str:
     return listed + (f"\n  ... and {more} more" if more > 0 else "")
 
 
+#: Rows named per problem before the rest is counted.
+ROWS_LISTED = 5
+
+
+def _rows_text(metadata: ParticleMetadata, rows: np.ndarray) -> str:
+    """``N row(s): rows a, b, c, …`` (the first :data:`ROWS_LISTED` source rows)."""
+    listed = ", ".join(str(int(r)) for r in metadata.source_row[rows[:ROWS_LISTED]])
+    more = ", …" if len(rows) > ROWS_LISTED else ""
+    return f"{len(rows)} row(s): row{'s' if len(rows) > 1 else ''} {listed}{more}"
+
+
+def _missing_groups(
+    metadata: ParticleMetadata, rows: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """Rows whose stack was not found, grouped by their (cleaned) stored path."""
+    raw, inverse = np.unique(metadata.stored_path[rows], return_inverse=True)
+    cleaned = [clean_stored_path(value) for value in raw]
+    groups: dict[str, list[np.ndarray]] = {}
+    inverse = inverse.reshape(-1)
+    for code, stored in enumerate(cleaned):
+        groups.setdefault(stored, []).append(rows[inverse == code])
+    merged = [
+        (stored, np.sort(np.concatenate(parts))) for stored, parts in groups.items()
+    ]
+    return sorted(merged, key=lambda item: int(item[1][0]))
+
+
 def check_stacks(
     metadata: ParticleMetadata,
     resolution: list[ResolvedStack] | None,
@@ -61,8 +88,10 @@ def check_stacks(
     """Open every referenced stack's header and check every requested index.
 
     Returns the header of every readable stack and, when ``skip`` is set, the rows
-    that cannot be converted. Without ``skip`` any problem raises, listing every
-    problem (the first 20 and a count), before anything is written.
+    that cannot be converted, each with the reason for its own file. Without
+    ``skip`` any problem raises, listing every problem (the first 20 and a count),
+    before anything is written: one problem per missing or unreadable file, with
+    its number of rows and the first of them, and one per out-of-range index.
 
     Raises
     ------
@@ -73,7 +102,7 @@ def check_stacks(
         raise ConversionError(
             f"{metadata.source_path}: stack paths were never resolved"
         )
-    tried = {str(item.stored): item.tried for item in resolution or []}
+    resolved = {str(item.stored): item for item in resolution or []}
     infos: dict[str, StackInfo] = {}
     failures: dict[str, str] = {}
     for path in metadata.stack_files:
@@ -87,15 +116,20 @@ def check_stacks(
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=len(metadata.stack_files) + 1)
     groups = np.split(order, np.cumsum(counts)[:-1])
-    for path, rows in zip(("", *metadata.stack_files), groups, strict=True):
-        if rows.size == 0:
-            continue
-        reason = _stack_problem(path, metadata, rows, tried, failures)
-        if reason is not None:
-            problems.append(
-                f"{metadata.row_label(int(rows[0]))}: {reason} ({len(rows)} row(s))"
-            )
-            skipped += [SkippedRow(int(row), reason) for row in rows]
+    per_file: list[tuple[str, np.ndarray, str]] = []
+    if groups[0].size:
+        for stored, rows in _missing_groups(metadata, groups[0]):
+            per_file.append((stored, rows, _not_found(stored, resolved.get(stored))))
+    for path, rows in zip(metadata.stack_files, groups[1:], strict=True):
+        if rows.size and path in failures:
+            per_file.append((path, rows, failures[path]))
+    for _, rows, reason in sorted(per_file, key=lambda item: int(item[1][0])):
+        problems.append(
+            f"{metadata.row_label(int(rows[0]))}: {reason} ({_rows_text(metadata, rows)})"
+        )
+        skipped += [SkippedRow(int(row), reason) for row in rows]
+    for path, rows in zip(metadata.stack_files, groups[1:], strict=True):
+        if rows.size == 0 or path in failures:
             continue
         n_images = infos[str(path)].n_images
         bad = rows[metadata.stack_index[rows] >= n_images]
@@ -116,23 +150,22 @@ def check_stacks(
     return infos, sorted(skipped, key=lambda item: item.position)
 
 
-def _stack_problem(
-    path: str,
-    metadata: ParticleMetadata,
-    rows: np.ndarray,
-    tried: dict[str, tuple[Path, ...]],
-    failures: dict[str, str],
-) -> str | None:
-    if not path:
-        stored = metadata.stored_path[rows[0]]
-        looked = tried.get(clean_stored_path(stored), ())
-        where = ", ".join(str(p) for p in looked)
-        return (
-            f"stack file not found (looked for: {where})"
-            if where
-            else "stack file not found"
-        )
-    return failures.get(path)
+def _printable(text: str) -> str:
+    """``text`` with control characters (a NUL, a newline) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _not_found(stored: str, resolved: ResolvedStack | None) -> str:
+    """Why the stack file of stored path ``stored`` was not found, and where we looked."""
+    shown = _printable(stored)
+    if resolved is None:
+        return f"stack file not found: {shown}"
+    where = ", ".join(_printable(str(p)) for p in resolved.tried)
+    text = f"stack file not found: {shown}"
+    if resolved.problems:
+        problems = _printable("; ".join(resolved.problems))
+        text = f"stack file cannot be opened: {shown} ({problems})"
+    return f"{text} (looked for: {where})" if where else text
 
 
 def check_image_shape(infos: dict[str, StackInfo]) -> tuple[int, int]:
@@ -185,8 +218,18 @@ def determine_pixel_size(
     """
     from_metadata: float | None = None
     if metadata.pixel_size_angstrom is not None and len(metadata):
-        from_metadata = _unique_value(metadata.pixel_size_angstrom, PIXEL_SIZE_RTOL)
-        if from_metadata is None:
+        values = np.asarray(metadata.pixel_size_angstrom, dtype=np.float64)
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size and not (manual is not None and bad.size == len(values)):
+            row = int(bad[0])
+            raise PixelSizeError(
+                f"{metadata.source_path}: {metadata.row_label(row)} — "
+                f"{metadata.label('pixel_size_angstrom')} is {values[row]:g} Å; expected "
+                f"a positive, finite pixel size ({bad.size} row(s) affected). Fix the "
+                "metadata, or pass pixel_size if no row has one."
+            )
+        from_metadata = None if bad.size else _unique_value(values, PIXEL_SIZE_RTOL)
+        if from_metadata is None and not bad.size:
             distinct = np.unique(metadata.pixel_size_angstrom)
             raise PixelSizeError(
                 f"{metadata.source_path}: rows disagree on the pixel size "
@@ -209,7 +252,7 @@ def determine_pixel_size(
     if from_metadata is not None:
         return PixelSize(float(from_metadata), "metadata", from_metadata)
     headers = np.array([info.voxel_size_angstrom for info in infos.values()])
-    headers = headers[headers > 0]
+    headers = headers[np.isfinite(headers) & (headers > 0)]
     value = _unique_value(headers, PIXEL_SIZE_RTOL) if headers.size else None
     if value is None:
         what = "disagree" if headers.size else "are unset (0)"
@@ -263,6 +306,13 @@ def check_grid(
     OptionError
         If ``box`` is larger than the images.
     """
+    if box is None and factor > min(shape):
+        raise GridMismatchError(
+            f"the downsample factor {factor} exceeds the image box ({shape[0]}×"
+            f"{shape[1]} px): pooling {factor}×{factor} blocks would leave no pixel. "
+            f"Choose a factor of at most {min(shape)} (one that divides {shape[0]} "
+            "keeps every pixel)."
+        )
     if box is not None and box > shape[0]:
         raise OptionError(
             f"{spelled(f'downsample_box={box}', f'--box {box}')} is larger than the "

@@ -7,8 +7,10 @@ files and the driver receives only the small per-stack record.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -19,6 +21,11 @@ from cryolike_convert.errors import (
     spelled,
 )
 from cryolike_convert.execution.in_order import Pending, map_in_order
+from cryolike_convert.execution.interrupt import (
+    STOP,
+    deferred_interrupts,
+    raise_if_stopping,
+)
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -30,6 +37,8 @@ RETRIES = 3
 #: Tasks in flight per worker thread: enough to keep workers busy, few enough to
 #: keep the driver's memory bounded whatever the number of stacks.
 IN_FLIGHT_PER_THREAD = 2
+#: Seconds between checks for a signal while waiting for a task.
+POLL_SECONDS = 0.05
 INSTALL_HINT = INSTALL_HINTS["dask"]
 _DASK = spelled("executor='dask'", "--executor dask")
 _LOCAL = spelled("executor='local'", "--executor local")
@@ -64,6 +73,46 @@ class _Outcome(Generic[Result]):
 
     result: Result | None
     error: ConversionError | None
+
+
+def _prepare_worker(parent_pid: int) -> None:
+    """On a local cluster's worker: die with the run, leave Ctrl-C to the run.
+
+    Tasks cancelled because the run was stopped are expected there: the worker's
+    warning about each is not shown.
+    """
+    from cryolike_convert.execution.children import die_with_parent, ignore_interrupts
+
+    if os.getppid() == parent_pid:
+        die_with_parent()
+    ignore_interrupts()
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+def _result(future: Any) -> Any:
+    """Wait for a future; a signal stops the wait at once, between polls.
+
+    Raising inside ``distributed``'s own synchronous wait leaves its event loop
+    with a broken callback, so the wait polls :data:`STOP` instead.
+    """
+    with deferred_interrupts():
+        while not future.done():
+            raise_if_stopping()
+            STOP.wait(POLL_SECONDS)
+        raise_if_stopping()
+        return future.result()
+
+
+@dataclass(frozen=True)
+class _Polled(Generic[Result]):
+    """A Dask future whose wait polls for a signal (see :func:`_result`)."""
+
+    future: Any
+
+    def result(self) -> Result:
+        """Wait for the task; return its result or raise its error."""
+        value: Result = _result(self.future)
+        return value
 
 
 def _attempt(function: Callable[[Task], Result], task: Task) -> _Outcome[Result]:
@@ -103,6 +152,8 @@ def _connect(
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
+        # Worker processes are children of this process: they die with it.
+        client.run(_prepare_worker, os.getpid())
         yield client
 
 
@@ -122,8 +173,10 @@ def map_on_dask(
     At most two tasks per worker thread are in flight (re-counted as workers come
     and go), so memory stays bounded. A task that raises an unexpected error is
     retried :data:`RETRIES` times; the tasks of a worker that dies are re-run by the
-    scheduler. A :class:`ConversionError` is raised without retries, once the tasks
-    still in flight have finished (a running Dask task cannot be stopped).
+    scheduler. A :class:`ConversionError` is raised without retries; on a local
+    cluster the tasks in flight are cancelled and the cluster closed, on a remote
+    one they are left to finish (a running Dask task cannot be stopped). A signal
+    (:mod:`cryolike_convert.execution.interrupt`) stops the waits at once.
 
     Parameters
     ----------
@@ -148,22 +201,38 @@ def map_on_dask(
         When dask's distributed scheduler is not installed.
     """
     distributed = import_distributed()
-    with _connect(distributed, workers, scheduler_address) as client:
+    with ExitStack() as scope:
+        with deferred_interrupts():  # a signal during start-up is acted on after it
+            client = scope.enter_context(
+                _connect(distributed, workers, scheduler_address)
+            )
+        raise_if_stopping()
 
         def start(task: Task) -> Pending[_Outcome[Result]]:
-            future: Pending[_Outcome[Result]] = client.submit(
-                _attempt, function, task, retries=RETRIES, pure=False
-            )
-            return future
+            with deferred_interrupts():
+                future = client.submit(
+                    _attempt, function, task, retries=RETRIES, pure=False
+                )
+            return _Polled(future)
 
         def settle(pending: Sequence[Pending[_Outcome[Result]]]) -> None:
+            futures = [item.future for item in pending if isinstance(item, _Polled)]
+            if scheduler_address is None or STOP.is_set():
+                # Closing the local cluster stops its workers; an interrupted run
+                # does not wait for the stacks in flight (they are redone on resume).
+                with deferred_interrupts():
+                    client.cancel(futures, force=True)
+                return
             # Tasks already running cannot be stopped; let the (bounded) rest finish
             # so that no stack file appears after the caller has cleaned up.
-            client.gather(list(pending), errors="skip")
+            with deferred_interrupts():
+                client.gather(futures, errors="skip")
 
-        outcomes = map_in_order(
-            start, tasks, lambda: _in_flight_limit(client, workers), settle
-        )
+        def limit() -> int:
+            with deferred_interrupts():
+                return _in_flight_limit(client, workers)
+
+        outcomes = map_in_order(start, tasks, limit, settle)
         try:
             for outcome in outcomes:
                 yield _unwrap(outcome)

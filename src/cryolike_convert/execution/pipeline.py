@@ -6,13 +6,19 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cryolike_convert.errors import ConversionWarning, ImageStackError
+from cryolike_convert.errors import (
+    ConversionInterrupted,
+    ConversionWarning,
+    ImageStackError,
+    OutputError,
+)
 from cryolike_convert.execution.batch import (
     STAGES,
     BatchPlan,
@@ -29,7 +35,14 @@ from cryolike_convert.execution.checks import (
     check_stacks,
     determine_pixel_size,
 )
+from cryolike_convert.execution.duplicates import Duplicates, find_duplicates
 from cryolike_convert.execution.executors import execute
+from cryolike_convert.execution.interrupt import (
+    SignalGuard,
+    interruption,
+    keep_finished,
+)
+from cryolike_convert.execution.library_warnings import routed_warnings
 from cryolike_convert.execution.stream import BlockDone
 from cryolike_convert.image_descriptor import DerivedGrid, ImageDescriptor
 from cryolike_convert.metadata import ParticleMetadata
@@ -38,19 +51,23 @@ from cryolike_convert.output.derived_params import (
     DerivedParams,
     remove_previous_derived,
 )
+from cryolike_convert.output.input_stamps import stamp_files
 from cryolike_convert.output.layout import OutputLayout
+from cryolike_convert.output.lock import OutputLock, acquire_output_lock
 from cryolike_convert.output.manifest import (
+    REBUILD,
     Manifest,
     check_resumable,
     finished_stack,
     manifest_header,
     prepare_output,
-    remove_previous_run,
     remove_temporaries,
     remove_unrecorded,
     row_ranges,
 )
-from cryolike_convert.readers.paths import ResolvedStack
+from cryolike_convert.output.rebuild import recovered_entry
+from cryolike_convert.output.removal import remove_run_files
+from cryolike_convert.readers.paths import ResolvedStack, resolve_user_path
 from cryolike_convert.transform.preprocess import downsampled_geometry
 
 
@@ -111,6 +128,7 @@ class ConversionReport:
     stacks: list[dict[str, Any]]
     n_reused_stacks: int = 0
     params_file: Path | None = None
+    lock: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +175,8 @@ class _Prepared:
     descriptor: ImageDescriptor
     output_pixel_size: float
     warnings: tuple[dict[str, str], ...] = ()
+    stamps: dict[str, dict[str, int]] = field(default_factory=dict)
+    duplicates: tuple[Duplicates, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +239,20 @@ def _check_inputs(
             ConversionWarning,
             stacklevel=3,
         )
-    return _Prepared(kept, skipped, pixel_size, permissive, descriptor, size_out, notes)
+    duplicates = tuple(find_duplicates(kept_rows))
+    for found in duplicates:
+        warnings.warn(found.text, ConversionWarning, stacklevel=4)
+    return _Prepared(
+        kept,
+        skipped,
+        pixel_size,
+        permissive,
+        descriptor,
+        size_out,
+        notes,
+        stamp_files(used),
+        duplicates,
+    )
 
 
 def run(
@@ -239,6 +272,10 @@ def run(
     The steps: check the inputs, plan the stacks, prepare the output folder,
     convert (each finished stack is recorded in the manifest as it completes),
     finish. Every problem with the inputs is found before the first file is written.
+    The output folder is locked for the run (see :mod:`cryolike_convert.output.lock`).
+    A run stopped by Ctrl-C or SIGTERM keeps its finished stacks, marks the manifest
+    ``interrupted`` and raises :class:`~cryolike_convert.errors.ConversionInterrupted`;
+    no thread or worker process of the run outlives it.
     A run that fails part-way removes the files it wrote (a resumed run keeps the
     stacks that were already finished). ``rows_without_images`` (``{"rows": ranges,
     "reason": ...}``) and ``notes`` (warnings) are reported in the manifest and the report.
@@ -249,7 +286,39 @@ def run(
     ------
     ConversionError
         Any problem with the inputs, the options or the output folder.
+    ConversionInterrupted
+        When stopped by SIGINT or SIGTERM.
     """
+    with SignalGuard() as guard, ExitStack() as scope, routed_warnings():
+        return _run(
+            metadata,
+            descriptor,
+            output_dir,
+            options,
+            inputs=inputs,
+            resolution=resolution,
+            progress=progress,
+            rows_without_images=rows_without_images,
+            notes=notes,
+            guard=guard,
+            scope=scope,
+        )
+
+
+def _run(
+    metadata: ParticleMetadata,
+    descriptor: ImageDescriptor | DerivedGrid,
+    output_dir: str | os.PathLike[str],
+    options: ConversionOptions,
+    *,
+    inputs: dict[str, Any],
+    resolution: list[ResolvedStack] | None,
+    progress: ProgressCallback | None,
+    rows_without_images: list[dict[str, Any]] | None,
+    notes: list[str] | None,
+    guard: SignalGuard,
+    scope: ExitStack,
+) -> ConversionReport:
     started = time.perf_counter()
     prepared = _check_inputs(metadata, descriptor, options, resolution)
     job = _Run(
@@ -263,10 +332,21 @@ def run(
     )
     plan = _plan(job, prepared)
     derive = isinstance(descriptor, DerivedGrid)
-    output = _prepare_output(job, Path(output_dir), prepared, plan, derive)
+    root = resolve_user_path(output_dir, "output folder", OutputError)
+    lock = scope.enter_context(acquire_output_lock(root))
+    output = _prepare_output(job, root, prepared, plan, derive, lock)
     try:
         timings = _convert(job, prepared, plan, output, progress)
-    except BaseException:
+    except BaseException as error:
+        guard.calm()
+        number = interruption(error, guard)
+        if number is not None:
+            keep_finished(output.manifest)
+            raise ConversionInterrupted(
+                number,
+                n_stacks_kept=len(output.manifest.stacks),
+                output_dir=output.layout.root,
+            ) from error
         _discard_unrecorded(output)
         raise
     return _finish(job, prepared, plan, output, timings, started)
@@ -283,13 +363,18 @@ def _plan(job: _Run, prepared: _Prepared) -> _Plan:
 
 
 def _prepare_output(
-    job: _Run, output_dir: Path, prepared: _Prepared, plan: _Plan, derive: bool
+    job: _Run,
+    output_dir: Path,
+    prepared: _Prepared,
+    plan: _Plan,
+    derive: bool,
+    lock: OutputLock,
 ) -> _Output:
     """Apply the re-run policy, write the first manifest; find the stacks to reuse.
 
     With ``derive``, the grid derived from the data is written to ``OUT/params.npz``.
     """
-    layout = OutputLayout(output_dir.expanduser().resolve())
+    layout = OutputLayout(output_dir)
     derived = None
     if job.options.overwrite:
         remove_previous_derived(layout)
@@ -298,16 +383,24 @@ def _prepare_output(
         derived.check_writable()
         job = replace(job, inputs={**job.inputs, "params": derived.record()})
     previous = prepare_output(layout, job.options.overwrite, job.options.resume)
-    header = _header(job, prepared)
-    if previous is not None:
+    header = {**_header(job, prepared), "lock": lock.describe()}
+    rebuilt = previous is not None and REBUILD in previous
+    if previous is not None and not rebuilt:
         check_resumable(layout, previous, header)
     params_file = derived.write() if derived is not None else None
     manifest = _new_manifest(job, layout, header, prepared, plan)
-    reused = {
-        e["number"]: e
-        for e in (previous or {}).get("stacks", [])
-        if finished_stack(layout, e)
-    }
+    if rebuilt:
+        reused = _recover_stacks(job, layout, prepared, plan)
+        manifest.warnings.append(
+            f"{previous[REBUILD]}; rebuilt from {len(reused)} stack(s) on disk that "  # type: ignore[index]
+            "match the inputs"
+        )
+    else:
+        reused = {
+            e["number"]: e
+            for e in (previous or {}).get("stacks", [])
+            if finished_stack(layout, e)
+        }
     manifest.stacks.update(reused)
     manifest.write()
     return _Output(layout, manifest, previous is not None, reused, derived, params_file)
@@ -329,6 +422,7 @@ def _header(job: _Run, prepared: _Prepared) -> dict[str, Any]:
         resolution=job.resolution,
         image_sign=None if metadata.sign is None else np.unique(metadata.sign).tolist(),
         sign_applied=options.apply_sign,
+        stack_stamps=prepared.stamps,
     )
 
 
@@ -344,7 +438,10 @@ def _new_manifest(
     messages = [
         f"{n['file']}: read permissively ({n['warning']})" for n in prepared.warnings
     ]
+    messages += [found.text for found in prepared.duplicates]
     manifest = Manifest(layout, header, warnings=messages + job.notes)
+    if prepared.duplicates:
+        manifest.header["duplicates"] = [d.describe() for d in prepared.duplicates]
     manifest.without_images = job.rows_without_images
     manifest.skipped = [
         {"row": int(metadata.source_row[s.position]), "reason": s.reason}
@@ -433,12 +530,9 @@ def _record_stack(output: _Output, record: StackRecord) -> None:
 
 def _discard_unrecorded(output: _Output) -> None:
     """After a failure: remove what the manifest does not list (all of a new run)."""
-    document = output.manifest.to_dict()
-    remove_unrecorded(output.layout, document)
+    remove_unrecorded(output.layout, output.manifest.to_dict())
     if not output.resumed:
-        remove_previous_run(
-            output.layout, document, output.layout.existing_stack_files()
-        )
+        remove_run_files(output.layout)
         if output.derived is not None:
             output.derived.remove_if_created()
 
@@ -474,7 +568,28 @@ def _finish(
         stacks=document["stacks"],
         n_reused_stacks=len(output.reused),
         params_file=output.params_file,
+        lock=dict(output.manifest.header.get("lock") or {}),
     )
+
+
+def _recover_stacks(
+    job: _Run, layout: OutputLayout, prepared: _Prepared, plan: _Plan
+) -> dict[int, dict[str, Any]]:
+    """Stacks on disk that hold what this run would write (damaged manifest)."""
+    found: dict[int, dict[str, Any]] = {}
+    for stack in plan.stacks:
+        entry = recovered_entry(
+            layout,
+            stack.number,
+            job.metadata.take(stack.positions).with_compact_files(),
+            job.descriptor,
+            prepared.pixel_size.from_metadata,
+            stack.stack_range,
+            job.options.make_plots,
+        )
+        if entry is not None:
+            found[stack.number] = entry
+    return found
 
 
 def _tasks(

@@ -31,6 +31,7 @@ from cryolike_convert.execution.batch import (
     stack_blocks,
 )
 from cryolike_convert.execution.in_order import Pending, map_in_order
+from cryolike_convert.execution.interrupt import raise_if_stopping
 
 #: Blocks computed ahead of the writer, per thread.
 IN_FLIGHT_PER_THREAD = 2
@@ -98,6 +99,7 @@ def convert_stacks(tasks: Iterable[BatchTask], threads: int) -> Iterator[Event]:
         finishing: deque[Future[StackRecord]] = deque()
         try:
             for result in results:
+                raise_if_stopping()  # a signal stops the pipeline between blocks
                 block = result.block
                 if writer is None:
                     writer = StackWriter(block.task)

@@ -6,7 +6,12 @@ import io
 from pathlib import Path
 from typing import IO, Any
 
-from cryolike_convert.errors import OVERWRITE, OutputExistsError, spelled
+from cryolike_convert.errors import (
+    OVERWRITE,
+    CorruptManifestError,
+    OutputExistsError,
+    spelled,
+)
 from cryolike_convert.formats.npz import write_npz
 from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import OutputLayout, write_atomic
@@ -102,12 +107,18 @@ def remove_previous_derived(layout: OutputLayout) -> None:
     Called when a run replaces the previous one (``overwrite``), so that a stale
     grid does not stay beside stacks written on another grid.
 
+    A damaged manifest names nothing: its folder's ``params.npz``, if any, is left
+    alone (never delete a file this tool may not have written).
+
     Raises
     ------
     OutputError
         If a previous manifest cannot be read.
     """
-    previous = read_manifest(layout) if layout.root.is_dir() else None
+    try:
+        previous = read_manifest(layout) if layout.root.is_dir() else None
+    except CorruptManifestError:
+        return
     params = (previous or {}).get("inputs", {}).get("params", {})
     path = layout.root / DERIVED_PARAMS_NAME
     if params.get("derived") and params.get("path") == str(path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,8 +110,25 @@ def atomic_file(path: Path) -> Iterator[HashingWriter]:
             yield writer
     except atomic.AtomicWriteError as err:
         raise OutputError(
-            f"{err.describe()}; free space or fix permissions, then resume the run"
+            f"{err.describe()}; {write_failure_advice(err.cause, path)}"
         ) from err.cause
+
+
+def write_failure_advice(error: OSError, path: Path) -> str:
+    """What to do about a failed write of ``path``, by the kind of failure."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space, then resume the run (--resume)"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            "fix the permissions of the output folder, then resume the run (--resume)"
+        )
+    if error.errno == errno.ENOENT or not path.parent.is_dir():
+        return (
+            f"its folder {path.parent} was removed while this run was writing it "
+            "(by another program, or a run that did not hold the folder's lock); "
+            "rerun with --resume"
+        )
+    return "check the output folder's file system, then resume the run (--resume)"
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> str:

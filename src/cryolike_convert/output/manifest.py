@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -11,17 +12,41 @@ from typing import IO, Any
 
 import numpy as np
 
-from cryolike_convert.errors import OVERWRITE, RESUME, OutputError, OutputExistsError
+from cryolike_convert.errors import (
+    OVERWRITE,
+    RESUME,
+    CorruptManifestError,
+    OutputError,
+    OutputExistsError,
+)
 from cryolike_convert.formats.checksum import matches
 from cryolike_convert.options import option_name
+from cryolike_convert.output.input_stamps import check_unchanged
 from cryolike_convert.output.layout import (
     OutputLayout,
     recorded_checksums,
     write_atomic,
 )
+from cryolike_convert.output.manifest_schema import (
+    DAMAGED_SUFFIX,
+    recovery_advice,
+    validate_manifest,
+)
+from cryolike_convert.output.manifest_schema import (
+    MANIFEST_FORMAT as MANIFEST_FORMAT,
+)
+from cryolike_convert.output.removal import (
+    check_no_linked_folders,
+    layout_file,
+    layout_files,
+    orphaned_temporaries,
+    remove_files,
+)
 from cryolike_convert.readers.paths import ResolvedStack
 
-MANIFEST_FORMAT = "cryolike-manifest/1"
+#: Key of the marker :func:`prepare_output` returns when a resumed run must rebuild
+#: a damaged manifest from the stacks on disk.
+REBUILD = "rebuild_from_stacks"
 
 
 def package_versions() -> dict[str, str]:
@@ -115,18 +140,51 @@ def read_manifest(layout: OutputLayout) -> dict[str, Any] | None:
 
     Raises
     ------
+    CorruptManifestError
+        If the manifest is not valid JSON or not shaped as a manifest, saying how
+        to recover.
     OutputError
-        If the manifest exists but is not readable JSON.
+        If it cannot be read.
     """
     if not layout.manifest.is_file():
         return None
     try:
-        document = json.loads(layout.manifest.read_text())
-    except (OSError, ValueError) as err:
-        raise OutputError(f"{layout.manifest}: cannot be read ({err})") from err
-    if not isinstance(document, dict) or document.get("format") != MANIFEST_FORMAT:
-        raise OutputError(f"{layout.manifest}: not a cryolike manifest")
-    return document
+        text = layout.manifest.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise OutputError(
+            f"{layout.manifest}: cannot be read ({err.strerror or err})"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise CorruptManifestError(
+            f"{layout.manifest}: not a valid cryolike manifest (not UTF-8 text); "
+            f"{recovery_advice(layout.manifest)}"
+        ) from err
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        raise CorruptManifestError(
+            f"{layout.manifest}: not a valid cryolike manifest (not JSON: {err}); "
+            f"{recovery_advice(layout.manifest)}"
+        ) from err
+    return validate_manifest(document, layout.manifest)
+
+
+def _set_aside_damaged(layout: OutputLayout) -> Path:
+    """Rename a damaged manifest to ``manifest.json.damaged`` (or ``.damaged.N``)."""
+    target = layout.manifest.with_name(layout.manifest.name + DAMAGED_SUFFIX)
+    number = 1
+    while target.exists() or target.is_symlink():
+        target = layout.manifest.with_name(
+            f"{layout.manifest.name}{DAMAGED_SUFFIX}.{number}"
+        )
+        number += 1
+    try:
+        layout.manifest.rename(target)
+    except OSError as err:
+        raise OutputError(
+            f"{layout.manifest}: cannot be set aside ({err.strerror or err})"
+        ) from err
+    return target
 
 
 def prepare_output(
@@ -135,12 +193,17 @@ def prepare_output(
     """Make the output folders and apply the re-run policy.
 
     Returns the previous manifest when resuming. With ``overwrite`` every file of
-    the previous run is removed first.
+    the previous run is removed first (only files the output layout names, inside
+    the folder). A resumed run whose manifest is damaged gets
+    ``{REBUILD: <reason>, "stacks": []}``: the damaged file is set aside and the
+    stacks on disk are to be checked against the inputs.
 
     Raises
     ------
     OutputExistsError
         If the folder holds stacks and neither ``overwrite`` nor ``resume`` is set.
+    CorruptManifestError
+        If its manifest is damaged and neither ``overwrite`` nor ``resume`` is set.
     OutputError
         If the folder cannot be created or written.
     """
@@ -148,12 +211,33 @@ def prepare_output(
         raise OutputError(
             f"{layout.root}: exists and is not a folder; choose another output"
         )
-    previous = read_manifest(layout) if layout.root.is_dir() else None
-    existing = layout.existing_stack_files() if layout.root.is_dir() else []
-    if (existing or previous) and not (overwrite or resume):
+    previous: dict[str, Any] | None = None
+    if layout.root.is_dir():
+        try:
+            previous = read_manifest(layout)
+        except CorruptManifestError as err:
+            if resume:
+                aside = _set_aside_damaged(layout)
+                problem = str(err).split("; ", 1)[0].split(": ", 1)[-1]
+                previous = {
+                    REBUILD: f"{layout.manifest.name} was damaged ({problem}) and is "
+                    f"kept as {aside.name}",
+                    "stacks": [],
+                }
+            elif not overwrite:
+                raise
+    existing = layout_files(layout) if layout.root.is_dir() else []
+    stacks = [p for p in existing if p.parent.name != "plots"]
+    if (stacks or previous) and not (overwrite or resume):
+        recorded = len((previous or {}).get("stacks", []))
+        what = (
+            f"{len(stacks)} stack file(s) of a previous run"
+            if stacks
+            else f"the manifest.json of a previous run ({recorded} stack(s) recorded)"
+        )
         raise OutputExistsError(
-            f"{layout.root}: already holds {len(existing)} stack file(s) of a previous run; "
-            f"pass {OVERWRITE} to replace them or {RESUME} to continue that run"
+            f"{layout.root}: already holds {what}; pass {OVERWRITE} to replace "
+            f"them or {RESUME} to continue that run"
         )
     if overwrite:
         remove_previous_run(layout, previous, existing)
@@ -162,7 +246,7 @@ def prepare_output(
     try:
         for folder in (layout.root, layout.fft_dir, layout.phys_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        probe = layout.root / ".cryolike-write-test"
+        probe = layout.root / f".cryolike-write-test.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
@@ -173,75 +257,91 @@ def prepare_output(
 
 
 def remove_temporaries(layout: OutputLayout) -> None:
-    """Remove the temporary files that an interrupted (killed) run left behind.
+    """Remove temporary files that this process or dead processes left behind.
+
+    Temporaries of live processes (another run, a worker still writing) are kept.
 
     Raises
     ------
     OutputError
         If one cannot be removed.
     """
-    for path in layout.temporary_files():
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as err:
-            raise OutputError(
-                f"{path}: a temporary file of an interrupted run cannot be removed "
-                f"({err.strerror or err})"
-            ) from err
+    remove_files(layout, orphaned_temporaries(layout), strict=True)
 
 
 def remove_unrecorded(layout: OutputLayout, document: dict[str, Any]) -> None:
     """Remove stack and plot files that ``document`` (a manifest) does not list.
 
     Used when a run fails part-way: the files of the stack being written are not
-    yet in the manifest and must not be left behind. Best effort: a file that
-    cannot be removed is left (the original error matters more).
+    yet in the manifest and must not be left behind. Only files named by the
+    output layout are touched. Best effort: a file that cannot be removed is left
+    (the original error matters more).
     """
     recorded = {
-        layout.root / relative
+        path
         for entry in document.get("stacks", [])
         for relative in [
             *entry.get("files", {}).values(),
             *entry.get("plots", {}).values(),
         ]
+        if (path := layout_file(layout, relative)) is not None
     }
-    doomed = layout.existing_stack_files() + layout.existing_plot_files()
-    for path in [p for p in doomed if p not in recorded] + layout.temporary_files():
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            continue
+    doomed = [p for p in layout_files(layout) if p not in recorded]
+    remove_files(layout, doomed + orphaned_temporaries(layout), strict=False)
 
 
 def remove_previous_run(
     layout: OutputLayout, previous: dict[str, Any] | None, existing: list[Path]
 ) -> None:
-    """Remove the files a previous run wrote (per its manifest) and stray stacks."""
-    doomed = set(existing) | set(layout.existing_plot_files())
+    """Remove the files of a previous run: its manifest and every output-layout file.
+
+    Paths listed in ``previous`` are used only when they name a file of the output
+    layout inside the folder; absolute paths, ``..``, other names and anything
+    reached through a symbolic link are never deleted.
+
+    Raises
+    ------
+    OutputError
+        If an output sub-folder is a symbolic link, or a file cannot be removed.
+    """
+    check_no_linked_folders(layout)
+    doomed = list(existing) + layout_files(layout)
     for entry in (previous or {}).get("stacks", []):
         for relative in list(entry.get("files", {}).values()) + list(
             entry.get("plots", {}).values()
         ):
-            doomed.add(layout.root / relative)
-    for path in doomed:
-        path.unlink(missing_ok=True)
-    layout.manifest.unlink(missing_ok=True)
+            path = layout_file(layout, relative)
+            if path is not None:
+                doomed.append(path)
+    remove_files(layout, [*doomed, layout.manifest], strict=True)
     remove_temporaries(layout)
 
 
 def finished_stack(layout: OutputLayout, entry: dict[str, Any]) -> bool:
     """Whether a stack of a previous run is complete and unchanged on disk.
 
-    Every stack file must match its recorded checksum and every recorded plot must
-    exist; otherwise the stack is redone.
+    Its files must be the layout's names for its number, real files (not links),
+    and match their recorded checksum; every recorded plot must exist. Otherwise
+    the stack is redone.
     """
-    checksums = recorded_checksums(entry)
-    for kind, relative in entry.get("files", {}).items():
-        if not matches(layout.root / relative, checksums.get(kind)):
-            return False
-    if not all((layout.root / p).is_file() for p in entry.get("plots", {}).values()):
+    number = entry.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
         return False
-    return bool(entry.get("files"))
+    expected = {k: layout.relative(p) for k, p in layout.stack_files(number).items()}
+    if entry.get("files") != expected:
+        return False
+    checksums = recorded_checksums(entry)
+    for kind, relative in expected.items():
+        path = layout.root / relative
+        if path.is_symlink() or not path.is_file():
+            return False
+        if not matches(path, checksums.get(kind)):
+            return False
+    plots = {k: layout.relative(p) for k, p in layout.plot_files(number).items()}
+    for kind, relative in entry.get("plots", {}).items():
+        if plots.get(kind) != relative or not (layout.root / relative).is_file():
+            return False
+    return True
 
 
 def manifest_header(
@@ -253,13 +353,15 @@ def manifest_header(
     pixel_size: dict[str, Any],
     resolution: list[ResolvedStack] | None,
     image_sign: list[float] | None = None,
+    stack_stamps: dict[str, dict[str, int]] | None = None,
     sign_applied: bool = False,
 ) -> dict[str, Any]:
     """The part of the manifest fixed before the first stack: what went in, how.
 
     ``image_sign`` lists the distinct ``blob/sign`` values of the input; like
     CryoLike, cryolike records them and applies them only when asked
-    (``sign_applied``).
+    (``sign_applied``). ``stack_stamps`` holds the size and modification time of
+    every image stack read (see :mod:`cryolike_convert.output.input_stamps`).
     """
     stacks = [
         {
@@ -281,32 +383,40 @@ def manifest_header(
         "image_sign": {"values": image_sign, "applied": sign_applied}
         if image_sign
         else None,
+        "stack_stamps": stack_stamps,
     }
 
 
 def check_resumable(
     layout: OutputLayout, previous: dict[str, Any], header: dict[str, Any]
 ) -> None:
-    """A resumed run must have the previous run's inputs, options and grid.
+    """A resumed run must have the previous run's inputs, options, grid and stacks.
+
+    Every image stack read must be unchanged (size and modification time).
 
     Raises
     ------
     OutputError
-        Naming every differing option, input or grid value with both values.
+        Naming every differing option, input or grid value with both values, or
+        the file, for a changed image stack.
     """
     differences: list[str] = []
     for key in ("inputs", "options", "grid"):
         differences += _differences(key, previous.get(key), header[key])
-    if not differences:
-        return
-    listed = "\n  ".join(differences[:_LISTED_DIFFERENCES])
-    more = len(differences) - _LISTED_DIFFERENCES
-    raise OutputError(
-        f"{layout.manifest}: the previous run differs from this one in "
-        f"{len(differences)} value(s) (previous vs now):\n  {listed}"
-        + (f"\n  ... and {more} more" if more > 0 else "")
-        + f"\nResume only with the same inputs and options, or pass {OVERWRITE} to "
-        "start again"
+    if differences:
+        listed = "\n  ".join(differences[:_LISTED_DIFFERENCES])
+        more = len(differences) - _LISTED_DIFFERENCES
+        raise OutputError(
+            f"{layout.manifest}: the previous run differs from this one in "
+            f"{len(differences)} value(s) (previous vs now):\n  {listed}"
+            + (f"\n  ... and {more} more" if more > 0 else "")
+            + f"\nResume only with the same inputs and options, or pass {OVERWRITE} "
+            "to start again"
+        )
+    check_unchanged(
+        previous.get("stack_stamps"),
+        header.get("stack_stamps") or {},
+        str(layout.manifest),
     )
 
 

@@ -11,19 +11,45 @@ from pathlib import Path
 
 import numpy as np
 
+from cryolike_convert.errors import ConversionError, InputFileError
 from cryolike_convert.metadata import ParticleMetadata, decode_text
+from cryolike_convert.readers.os_errors import os_reason
 
 _JOB_DIR = re.compile(r"^J\d+$")
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedStack:
-    """Where one stored path was found, and by which rule."""
+    """Where one stored path was found, and by which rule.
+
+    ``problems`` says why candidates could not even be examined (a name too long,
+    a loop of symbolic links, ...).
+    """
 
     stored: str
     path: Path | None
     rule: str
     tried: tuple[Path, ...]
+    problems: tuple[str, ...] = ()
+
+
+def resolve_user_path(
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[ConversionError] = InputFileError,
+) -> Path:
+    """``path`` with ``~`` expanded, made absolute and free of links.
+
+    Raises
+    ------
+    ConversionError
+        ``error`` (default :class:`InputFileError`) naming the path and ``what`` it
+        is, for any OS error (a name too long, a loop of symbolic links, ...).
+    """
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as err:
+        raise error(f"{path}: the {what} cannot be used ({os_reason(err)})") from err
 
 
 def clean_stored_path(value: object) -> str:
@@ -34,7 +60,11 @@ def clean_stored_path(value: object) -> str:
 
 def infer_project_dir(metadata_path: Path) -> Path | None:
     """The CryoSPARC project folder: the parent of the ``J<n>`` folder holding the file."""
-    for parent in metadata_path.resolve().parents:
+    try:
+        parents = metadata_path.resolve().parents
+    except (OSError, RuntimeError):
+        return None
+    for parent in parents:
         if _JOB_DIR.match(parent.name):
             return parent.parent
     return None
@@ -55,12 +85,25 @@ def candidate_paths(
 def resolve_stored_path(
     stored: str, folder: Path | None, search_dirs: Sequence[tuple[str, Path]]
 ) -> ResolvedStack:
-    """Find the file for one stored path (see :func:`candidate_paths`)."""
-    candidates = candidate_paths(stored, folder, search_dirs)
+    """Find the file for one stored path (see :func:`candidate_paths`).
+
+    A candidate that cannot be examined (an OS error) counts as not found, and
+    the reason is kept in :attr:`ResolvedStack.problems`.
+    """
+    try:
+        candidates = candidate_paths(stored, folder, search_dirs)
+    except (RuntimeError, ValueError, OSError) as err:
+        problem = f"{stored!r} cannot be used as a path ({os_reason(err)})"
+        return ResolvedStack(stored, None, "missing", (), (problem,))
+    problems: list[str] = []
     for rule, path in candidates:
-        if path.is_file():
-            return ResolvedStack(stored, Path(os.path.abspath(path)), rule, ())
-    return ResolvedStack(stored, None, "missing", tuple(path for _, path in candidates))
+        try:
+            if path.is_file():
+                return ResolvedStack(stored, Path(os.path.abspath(path)), rule, ())
+        except (OSError, ValueError) as err:
+            problems.append(f"{path}: {os_reason(err)}")
+    tried = tuple(path for _, path in candidates)
+    return ResolvedStack(stored, None, "missing", tried, tuple(problems))
 
 
 def resolve_stack_paths(

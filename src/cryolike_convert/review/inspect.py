@@ -17,6 +17,7 @@ from cryolike_convert.image_descriptor import ImageDescriptor
 from cryolike_convert.output.layout import OutputLayout
 from cryolike_convert.output.manifest import read_manifest
 from cryolike_convert.output.plots import MAX_IMAGES, LensValues, image_labels
+from cryolike_convert.output.removal import layout_file
 from cryolike_convert.transform.spectrum import PowerSpectrum
 
 if TYPE_CHECKING:
@@ -108,8 +109,22 @@ def load_output_manifest(root: str | Path) -> tuple[OutputLayout, dict[str, Any]
 
 
 def stack_file(layout: OutputLayout, entry: dict[str, Any], kind: str) -> Path:
-    """The path of one file (``fourier``, ``npz`` or ``phys``) of a manifest entry."""
-    return layout.root / str(entry["files"][kind])
+    """The path of one file (``fourier``, ``npz`` or ``phys``) of a manifest entry.
+
+    Raises
+    ------
+    OutputError
+        If the manifest names a file outside the output layout (``..``, an
+        absolute path, another name): it is never opened.
+    """
+    relative = entry.get("files", {}).get(kind)
+    path = layout_file(layout, relative)
+    if path is None:
+        raise OutputError(
+            f"{layout.manifest}: stack {entry.get('number')} names {relative!r} as its "
+            f"{kind} file, which is not a file of the output layout"
+        )
+    return path
 
 
 def read_lens(layout: OutputLayout, manifest: dict[str, Any]) -> LensValues:

@@ -68,7 +68,11 @@ def _reference_arrays(
         stacks = manifest.get("stacks", [])
         if not stacks:
             return None
-        params = stack_file(layout, stacks[0], "npz")
+        try:
+            params = stack_file(layout, stacks[0], "npz")
+        except ConversionError as err:
+            report.add(layout.manifest, str(err))
+            return None
     report.params_path = params
     try:
         ImageDescriptor.load(params)

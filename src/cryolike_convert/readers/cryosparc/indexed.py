@@ -15,6 +15,12 @@ from cryolike_convert.errors import (
 )
 from cryolike_convert.metadata import ParticleMetadata
 from cryolike_convert.readers.cryosparc.container import load_cs_table
+from cryolike_convert.readers.cryosparc.field_types import (
+    INTEGER_KINDS,
+    NUMBER_KINDS,
+    TEXT_KINDS,
+    check_field_type,
+)
 from cryolike_convert.readers.cryosparc.group import ResultGroup, read_result_group
 from cryolike_convert.readers.cryosparc.join import join_files, join_sibling
 from cryolike_convert.readers.detect import sniff_file
@@ -153,6 +159,21 @@ def read_cryosparc_metadata(
     return _to_metadata(file, table, need_blob)
 
 
+def _check_field_types(file: Path, table: np.ndarray, need_blob: bool) -> None:
+    kinds = {
+        **dict.fromkeys(CTF_FIELDS, NUMBER_KINDS),
+        "blob/psize_A": NUMBER_KINDS,
+        "blob/sign": NUMBER_KINDS,
+        "uid": INTEGER_KINDS,
+    }
+    if need_blob:
+        kinds.update({"blob/path": TEXT_KINDS, "blob/idx": INTEGER_KINDS})
+    names = set(table.dtype.names or ())
+    for field, allowed in kinds.items():
+        if field in names:
+            check_field_type(file, table, field, allowed)
+
+
 def _checked_table(file: Path, group: ResultGroup | None) -> np.ndarray:
     table = load_cs_table(file)
     if group is None:
@@ -175,6 +196,7 @@ def _group_fields(file: Path, group: ResultGroup) -> list[str]:
 
 def _to_metadata(file: Path, table: np.ndarray, need_blob: bool) -> ParticleMetadata:
     n_rows = len(table)
+    _check_field_types(file, table, need_blob)
     columns: dict[str, Any] = {}
     for field, column in CTF_FIELDS.items():
         values = np.array(table[field])
